@@ -1,0 +1,45 @@
+"""A multilayer perceptron on flattened inputs, with the same bias and norm knobs as the CNN."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from biaslab.models.layers import activation, has_bias, norm_layer
+
+
+class MLP(nn.Module):
+    """flatten → (linear → norm → act → dropout) × ``depth`` → linear head."""
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        num_classes: int,
+        width: int = 100,
+        depth: int = 2,
+        bias: bool | str = True,
+        head_bias: bool = True,
+        norm: str = "none",
+        act: str = "relu",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        n_in = math.prod(in_shape)
+        for _ in range(depth):
+            layers += [
+                nn.Linear(n_in, width, bias=has_bias(bias, norm)),
+                norm_layer(norm, width, dims=0),
+                activation(act),
+            ]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            n_in = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(n_in, num_classes, bias=head_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

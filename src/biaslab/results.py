@@ -1,0 +1,59 @@
+"""results.json: one per run, the local source of truth the report reads."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+FILENAME = "results.json"
+STATUSES = ("completed", "failed", "diverged")
+
+
+def write_results(directory: str | Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` as ``directory/results.json`` atomically (temp file + rename), so a
+    reader never sees half a file even if the run is killed mid-write."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    record = {"schema_version": SCHEMA_VERSION, **record}
+    if record.get("status") not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {record.get('status')!r}")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".results.", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, indent=2, sort_keys=False, default=str)
+            f.write("\n")
+        os.replace(tmp, directory / FILENAME)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return directory / FILENAME
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """Read one results.json (a file or the directory holding it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILENAME
+    record = json.loads(path.read_text())
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version {version!r}, this biaslab reads {SCHEMA_VERSION}")
+    return record
+
+
+def find_results(*paths: str | Path) -> list[Path]:
+    """Every results.json under the given files, directories or glob patterns, sorted."""
+    found: set[Path] = set()
+    for p in paths:
+        matches = [Path(m) for m in glob.glob(str(p), recursive=True)] or [Path(p)]
+        for m in matches:
+            if m.is_file() and m.name == FILENAME:
+                found.add(m)
+            elif m.is_dir():
+                found.update(m.rglob(FILENAME))
+    return sorted(found)

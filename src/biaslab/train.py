@@ -1,0 +1,162 @@
+"""One run: config → data → model → Lightning fit and test → results.json (+ W&B)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from biaslab import tracking
+from biaslab.config import ConfigError, validate
+from biaslab.results import write_results
+from biaslab.task import Classifier
+
+PACKAGES = ("biaslab", "torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "wandb",
+            "mnist1d", "numpy")
+
+log = logging.getLogger(__name__)
+
+
+def _quiet_lightning() -> None:
+    # Device banners and a per-fit FutureWarning would bury the run's own summary.
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return rev.stdout.strip() if rev.returncode == 0 else None
+
+
+def _overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _scalar(metrics: dict[str, Any], key: str) -> float | None:
+    value = metrics.get(key)
+    return None if value is None else float(value)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train and test one configuration; always leaves results.json in ``paths.output_dir``.
+
+    Returns ``{"metrics": {...}, "optimized": value of cfg.optimized_metric, "results": path,
+    "run": where the logger keeps the run}``. Raises :class:`ConfigError` before any work if a
+    config value cannot work.
+    """
+    validate(cfg)
+    _quiet_lightning()
+    started = time.perf_counter()
+    out_dir = Path(cfg.paths.output_dir)
+    record: dict[str, Any] = {
+        "status": "failed",
+        "seed": cfg.seed,
+        "overrides": _overrides(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "metrics": {},
+    }
+    logger = None
+    metrics: dict[str, Any] = {}
+    try:
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        data = instantiate(cfg.data)
+        spec = data.spec
+        model = instantiate(cfg.model, in_shape=spec.input_shape, num_classes=spec.num_classes)
+        scheduler = instantiate(cfg.scheduler) if "_target_" in cfg.scheduler else None
+        task = Classifier(model, spec.num_classes, instantiate(cfg.optimizer), scheduler)
+        record["params"] = task.params
+        logger = tracking.make_logger(cfg)
+        record["run"] = tracking.run_location(logger)
+        if logger is not None:
+            logger.log_metrics(task.params, step=0)
+        trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False)
+        record["device"] = str(trainer.strategy.root_device)
+
+        t0 = time.perf_counter()
+        trainer.fit(task, datamodule=data)
+        fit_s = time.perf_counter() - t0
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        t0 = time.perf_counter()
+        trainer.test(task, datamodule=data, verbose=False)
+        test_s = time.perf_counter() - t0
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        metrics.update(task.best_val)
+        metrics.update({"steps": trainer.global_step, "epochs": trainer.current_epoch})
+        record["timing"] = {"fit_s": fit_s, "test_s": test_s}
+        record["status"] = "completed"
+    except BaseException as e:
+        record["error"] = {"type": type(e).__name__, "message": str(e),
+                           "traceback": traceback.format_exc(limit=20)}
+        raise
+    finally:
+        record["metrics"] = metrics
+        record["timing"] = {**record.get("timing", {}), "total_s": time.perf_counter() - started}
+        path = write_results(out_dir, record)
+        tracking.finish(logger, {**record.get("params", {}), **metrics}, record["status"])
+    return {
+        "metrics": metrics,
+        "params": record["params"],
+        "optimized": _scalar(metrics, cfg.optimized_metric),
+        "results": str(path),
+        "run": record.get("run"),
+        "wall_s": record["timing"]["total_s"],
+    }
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m, p = result["metrics"], result["params"]
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_row("test/acc", f"{m.get('test/acc', float('nan')):.4f}")
+    table.add_row("val/acc (best)", f"{m.get('val/acc_best', float('nan')):.4f}"
+                  f"  at step {m.get('val/acc_best_step')}")
+    table.add_row("params", f"{p['params/total']:,} total, {p['params/bias']:,} in biases, "
+                  f"{p['params/norm']:,} in norms")
+    table.add_row("wall time", f"{result['wall_s']:.1f} s ({m.get('steps')} steps)")
+    table.add_row("results", result["results"])
+    if result.get("run"):
+        table.add_row("run", result["run"])
+    Console().print(table)
+
+
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point: train, print a summary, return the optimized metric to a sweeper."""
+    try:
+        result = train(cfg)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print_summary(result)
+    return result["optimized"]
