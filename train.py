@@ -1,5 +1,7 @@
 """Train one configuration: `python train.py [overrides]`, or a sweep with `-m`."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
@@ -12,4 +14,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    # Hydra's argparse stops collecting overrides at the first flag, so
+    # `python train.py model.bias=false -m model.width=8,32` would fail: put -m first.
+    flags = [a for a in sys.argv[1:] if a in ("-m", "--multirun")]
+    sys.argv[1:] = flags + [a for a in sys.argv[1:] if a not in flags]
     main()

@@ -118,9 +118,9 @@ def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first value that breaks a rule, in config order."""
     channels = OmegaConf.select(cfg, "model.channels")
     if channels is not None:
-        ok, allowed = ints_at_least(1)
+        ok, _ = ints_at_least(1)
         if not (isinstance(channels, ListConfig) and ok(channels)):
-            raise ConfigError("model.channels", channels, "null or a non-empty list of integers >= 1")
+            raise ConfigError("model.channels", channels, "null or a list of integers >= 1")
     for key, (ok, allowed) in RULES.items():
         node = cfg
         *parents, leaf = key.split(".")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -23,16 +22,28 @@ from biaslab.config import ConfigError, validate
 from biaslab.results import write_results
 from biaslab.task import Classifier
 
-PACKAGES = ("biaslab", "torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "wandb",
-            "mnist1d", "numpy")
+PACKAGES = (
+    "biaslab",
+    "torch",
+    "lightning",
+    "torchmetrics",
+    "hydra-core",
+    "omegaconf",
+    "wandb",
+    "mnist1d",
+    "numpy",
+)
 
 log = logging.getLogger(__name__)
 
 
 def _quiet_lightning() -> None:
     # Device banners and a per-fit FutureWarning would bury the run's own summary.
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
-                 "lightning.fabric.utilities.seed"):
+    for name in (
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning.pytorch.accelerators.cuda",
+        "lightning.fabric.utilities.seed",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
 
@@ -49,8 +60,13 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str | None:
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(__file__).parent)
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return rev.stdout.strip() if rev.returncode == 0 else None
@@ -115,8 +131,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record["timing"] = {"fit_s": fit_s, "test_s": test_s}
         record["status"] = "completed"
     except BaseException as e:
-        record["error"] = {"type": type(e).__name__, "message": str(e),
-                           "traceback": traceback.format_exc(limit=20)}
+        record["error"] = {
+            "type": type(e).__name__,
+            "message": str(e),
+            "traceback": traceback.format_exc(limit=20),
+        }
         raise
     finally:
         record["metrics"] = metrics
@@ -140,10 +159,15 @@ def print_summary(result: dict[str, Any]) -> None:
     m, p = result["metrics"], result["params"]
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("test/acc", f"{m.get('test/acc', float('nan')):.4f}")
-    table.add_row("val/acc (best)", f"{m.get('val/acc_best', float('nan')):.4f}"
-                  f"  at step {m.get('val/acc_best_step')}")
-    table.add_row("params", f"{p['params/total']:,} total, {p['params/bias']:,} in biases, "
-                  f"{p['params/norm']:,} in norms")
+    table.add_row(
+        "val/acc (best)",
+        f"{m.get('val/acc_best', float('nan')):.4f}  at step {m.get('val/acc_best_step')}",
+    )
+    table.add_row(
+        "params",
+        f"{p['params/total']:,} total, {p['params/bias']:,} in biases, "
+        f"{p['params/norm']:,} in norms",
+    )
     table.add_row("wall time", f"{result['wall_s']:.1f} s ({m.get('steps')} steps)")
     table.add_row("results", result["results"])
     if result.get("run"):

@@ -1,0 +1,92 @@
+"""MNIST-1D (Greydanus & Kobak, ICML 2024), generated locally by the ``mnist1d`` package and
+cached under ``data_dir``; nothing is downloaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from biaslab.data.base import TensorDataModule
+
+
+class MNIST1D(TensorDataModule):
+    """40-point 1-D digits, 10 classes, shaped (N, 1, 40). The generator arguments are those of
+    ``mnist1d.data.get_dataset_args``; its ``seed`` is ``data.seed``, which also draws the
+    validation split: fixed across runs, so every run sees the same dataset and test set."""
+
+    num_classes = 10
+
+    def __init__(
+        self,
+        num_samples: int = 5000,
+        train_split: float = 0.8,
+        template_len: int = 12,
+        padding: tuple[int, int] = (36, 60),
+        scale_coeff: float = 0.4,
+        max_translation: int = 48,
+        corr_noise_scale: float = 0.25,
+        iid_noise_scale: float = 2e-2,
+        shear_scale: float = 0.75,
+        shuffle_seq: bool = False,
+        final_seq_length: int = 40,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.args = {
+            "num_samples": int(num_samples),
+            "train_split": float(train_split),
+            "template_len": int(template_len),
+            "padding": [int(p) for p in padding],
+            "scale_coeff": float(scale_coeff),
+            "max_translation": int(max_translation),
+            "corr_noise_scale": float(corr_noise_scale),
+            "iid_noise_scale": float(iid_noise_scale),
+            "shear_scale": float(shear_scale),
+            "shuffle_seq": bool(shuffle_seq),
+            "final_seq_length": int(final_seq_length),
+            "seed": int(self.seed),
+        }
+
+    @property
+    def cache_path(self) -> Path:
+        key = hashlib.sha1(json.dumps(self.args, sort_keys=True).encode()).hexdigest()[:12]
+        return Path(self.data_dir) / "mnist1d" / f"mnist1d-{key}.npz"
+
+    def _generate(self) -> dict[str, np.ndarray]:
+        # Imported here: the package pulls in matplotlib.pyplot (~1 s), needed only once.
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        args = get_dataset_args()
+        for k, v in self.args.items():
+            setattr(args, k, v)
+        # make_dataset reseeds NumPy's and Python's global RNGs: keep the caller's streams.
+        import random
+
+        np_state, py_state = np.random.get_state(), random.getstate()
+        try:
+            d = make_dataset(args)
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+        return {k: d[k] for k in ("x", "y", "x_test", "y_test")}
+
+    def load(self):
+        path = self.cache_path
+        if path.exists():
+            with np.load(path) as f:
+                d = {k: f[k] for k in f.files}
+        else:
+            d = self._generate()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **d)
+            tmp.replace(path)
+        x, x_test = (
+            torch.as_tensor(d[k], dtype=torch.float32).unsqueeze(1) for k in ("x", "x_test")
+        )
+        y, y_test = (torch.as_tensor(d[k], dtype=torch.long) for k in ("y", "y_test"))
+        return x, y, x_test, y_test

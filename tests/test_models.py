@@ -1,0 +1,133 @@
+import pytest
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from biaslab.models.cnn import CNN
+from biaslab.models.layers import has_bias
+from biaslab.models.mlp import MLP
+from biaslab.models.params import count_params
+
+MNIST1D = (1, 40)
+
+
+def conv_biases(model: nn.Module) -> int:
+    return sum(
+        m.bias.numel()
+        for m in model.modules()
+        if isinstance(m, nn.modules.conv._ConvNd) and m.bias is not None
+    )
+
+
+@pytest.mark.parametrize(
+    "bias, norm, override, expected",
+    [
+        (True, "none", None, True),
+        (False, "none", None, False),
+        (True, "batch", None, True),
+        (False, "batch", None, False),
+        ("auto", "none", None, True),
+        ("auto", "batch", None, False),
+        ("auto", "group", None, False),
+        ("auto", "layer", None, False),
+        (False, "none", True, True),
+        (True, "none", False, False),
+        ("auto", "batch", True, True),
+    ],
+)
+def test_bias_rule(bias, norm, override, expected):
+    assert has_bias(bias, norm, override) is expected
+
+
+def test_default_cnn_is_the_paper_convbase(make_cfg):
+    cfg = make_cfg()
+    model = instantiate(cfg.model, in_shape=MNIST1D, num_classes=10)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]
+    assert [
+        (c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0], c.padding[0]) for c in convs
+    ] == [(1, 25, 5, 2, 1), (25, 25, 3, 2, 1), (25, 25, 3, 2, 1)]
+    assert model.head.in_features == 125 and model.head.out_features == 10
+    counts = count_params(model)
+    assert counts["params/total"] == 5210
+    assert counts["params/bias"] == 75 + 10
+    assert conv_biases(model) == 75
+
+
+def test_convbase_without_bias_has_5135_parameters(make_cfg):
+    model = instantiate(make_cfg("model.bias=false").model, in_shape=MNIST1D, num_classes=10)
+    assert count_params(model)["params/total"] == 5135
+    assert conv_biases(model) == 0
+    assert model.head.bias is not None  # head_bias is its own knob
+
+
+def test_auto_bias_with_batch_norm_drops_every_conv_bias(make_cfg):
+    cfg = make_cfg("model.bias=auto", "model.norm=batch")
+    model = instantiate(cfg.model, in_shape=MNIST1D, num_classes=10)
+    counts = count_params(model)
+    assert conv_biases(model) == 0
+    assert counts["params/norm"] == 3 * 2 * 25  # BN weight + shift per channel
+    assert counts["params/total"] == 5135 + 150
+
+
+def test_first_bias_overrides_only_the_first_conv():
+    model = CNN(MNIST1D, 10, bias=False, first_bias=True)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]
+    assert [c.bias is not None for c in convs] == [True, False, False]
+    model = CNN(MNIST1D, 10, bias=True, first_bias=False, head_bias=False)
+    assert [c.bias is not None for c in model.modules() if isinstance(c, nn.Conv1d)] == [
+        False,
+        True,
+        True,
+    ]
+    assert model.head.bias is None
+
+
+def test_conv_dimension_follows_the_input_shape():
+    one_d = CNN((1, 40), 10)
+    two_d = CNN((1, 8, 8), 10, kernel_size=3, padding=1)
+    assert all(not isinstance(m, nn.Conv2d) for m in one_d.modules())
+    assert sum(isinstance(m, nn.Conv2d) for m in two_d.modules()) == 3
+    assert two_d(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    assert one_d(torch.zeros(2, 1, 40)).shape == (2, 10)
+
+
+def test_width_mult_channels_and_global_pool():
+    model = CNN(
+        (3, 32, 32),
+        10,
+        width=8,
+        depth=3,
+        width_mult=2,
+        kernel_size=3,
+        stride=1,
+        pool="max",
+        global_pool=True,
+    )
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 16, 32]
+    assert model.head.in_features == 32
+    explicit = CNN((1, 40), 10, channels=[4, 6], kernel_size=3)
+    assert [c.out_channels for c in explicit.modules() if isinstance(c, nn.Conv1d)] == [4, 6]
+
+
+@pytest.mark.parametrize(
+    "norm, layer", [("batch", nn.BatchNorm1d), ("group", nn.GroupNorm), ("layer", nn.GroupNorm)]
+)
+def test_norm_follows_each_conv(norm, layer):
+    model = CNN((1, 40), 10, width=12, norm=norm, bias="auto")
+    norms = [m for m in model.modules() if isinstance(m, layer)]
+    assert len(norms) == 3
+    if norm == "group":
+        assert norms[0].num_groups == 4  # gcd(8, 12)
+    if norm == "layer":
+        assert norms[0].num_groups == 1
+
+
+def test_mlp_counts_and_bias_rule():
+    mlp = MLP((1, 40), 10, width=100, depth=2, bias=False)
+    # 40*100 + 100*100 + (100*10 + 10)
+    assert count_params(mlp)["params/total"] == 4000 + 10000 + 1010
+    assert count_params(mlp)["params/bias"] == 10
+    auto = MLP((1, 40), 10, width=100, depth=2, bias="auto", norm="layer")
+    assert count_params(auto)["params/bias"] == 10
+    assert count_params(auto)["params/norm"] == 2 * 2 * 100
