@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import lightning as L
@@ -11,6 +12,8 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from biaslab.models.params import count_params
+
+log = logging.getLogger(__name__)
 
 
 class Classifier(L.LightningModule):
@@ -62,6 +65,8 @@ class Classifier(L.LightningModule):
         acc = float(self.val_acc.compute())
         if acc > self.best_val["val/acc_best"]:
             self.best_val = {"val/acc_best": acc, "val/acc_best_step": self.global_step}
+        # one line per validation is the run's progress report (no per-step progress bar)
+        log.info("step %d/%d  val/acc %.4f", self.global_step, self.trainer.max_steps, acc)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

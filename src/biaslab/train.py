@@ -158,6 +158,8 @@ def print_summary(result: dict[str, Any]) -> None:
 
     m, p = result["metrics"], result["params"]
     table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     table.add_row("test/acc", f"{m.get('test/acc', float('nan')):.4f}")
     table.add_row(
         "val/acc (best)",
