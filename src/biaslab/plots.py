@@ -1,0 +1,49 @@
+"""Report figures: the metric against width and against parameter count, one line per arm."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+# One point of a line: (model.width, mean params/total, mean metric, 95% CI half-width).
+Point = tuple[float, float, float, float]
+
+
+def sweep_figure(path: str | Path, lines: Mapping[str, Sequence[Point]], *, title: str,
+                 ylabel: str) -> Path:
+    """Two panels, metric vs width (log2 x) and vs params/total (log x), each line with a
+    shaded 95% CI band; saved as a PNG at ``path``."""
+    # Imported here so that loading results and computing statistics never pay for matplotlib;
+    # a bare Figure on the Agg canvas needs no display and leaves pyplot's global state alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import ScalarFormatter
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_w, ax_p = fig.subplots(1, 2, sharey=True)
+    for label, points in lines.items():
+        width, params, mean, half = np.array(sorted(points), dtype=float).T
+        half = np.nan_to_num(half)  # one seed has no interval: draw the line without a band
+        color = None
+        for ax, x in ((ax_w, width), (ax_p, params)):
+            keep = np.isfinite(x) & (x > 0)  # a log axis cannot show a missing or zero count
+            (line,) = ax.plot(x[keep], mean[keep], marker="o", label=label, color=color)
+            color = line.get_color()  # the same arm keeps its color in both panels
+            ax.fill_between(x[keep], (mean - half)[keep], (mean + half)[keep], color=color,
+                            alpha=0.2, linewidth=0)
+    ax_w.set_xscale("log", base=2)
+    ax_w.xaxis.set_major_formatter(ScalarFormatter())  # widths read 8, 16, 32, not 2^3, 2^4
+    ax_w.set_xlabel("model.width")
+    ax_p.set_xscale("log")
+    ax_p.set_xlabel("params/total")
+    ax_w.set_ylabel(ylabel)
+    for ax in (ax_w, ax_p):
+        ax.grid(True, which="both", alpha=0.3)
+    ax_w.legend()
+    fig.suptitle(title)
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path

@@ -1,0 +1,333 @@
+"""The report on results.json files with known answers (no training)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from biaslab import report
+from biaslab.results import write_results
+
+NOISE = np.random.default_rng(0).normal(0.0, 0.002, size=(64,))
+
+
+def write_run(root: Path, name: str, *, seed: int, bias, width: int = 25,
+              metrics: dict | None = None, status: str = "completed", error: dict | None = None,
+              acc: float | None = None, extra: dict | None = None) -> Path:
+    """A results.json shaped like train.py's, including the keys that differ per run for
+    bookkeeping only (output paths, shuffle seed) and must not split groups."""
+    out = root / name
+    config = {
+        "task_name": "train", "seed": seed, "tags": [], "optimized_metric": "val/acc",
+        "model": {"_target_": "biaslab.models.cnn.CNN", "width": width, "depth": 3,
+                  "bias": bias, "kernel_size": [5, 3, 3]},
+        "data": {"seed": 42, "shuffle_seed": seed, "data_dir": "/tmp/data"},
+        "trainer": {"max_steps": 100, "default_root_dir": str(out)},
+        "paths": {"output_dir": str(out), "data_dir": "/tmp/data"},
+        "logger": {"save_dir": str(out)},
+        **(extra or {}),
+    }
+    record = {
+        "status": status, "seed": seed,
+        "overrides": [f"model.bias={str(bias).lower()}", f"model.width={width}", f"seed={seed}"],
+        "config": config,
+        "metrics": metrics if metrics is not None else {"test/acc": acc, "test/loss": 1 - acc},
+        "params": {"params/total": 100 * width + (10 * width if bias is True else 0),
+                   "params/bias": 10 * width if bias is True else 0, "params/norm": 0,
+                   "params/trainable": 100 * width},
+    }
+    if error:
+        record["error"] = error
+    return write_results(out, record)
+
+
+def bias_sweep(root: Path, *, gain: float, seeds=range(5), widths=(25,), true_seeds=None):
+    """bias=true scores exactly ``gain`` above bias=false, plus small noise, for each seed."""
+    for w in widths:
+        for s in seeds:
+            base = 0.70 + 0.01 * s + NOISE[s]
+            write_run(root, f"w{w}_s{s}_f", seed=s, bias=False, width=w, acc=base)
+        for s in true_seeds if true_seeds is not None else seeds:
+            base = 0.70 + 0.01 * s + NOISE[s]
+            write_run(root, f"w{w}_s{s}_t", seed=s, bias=True, width=w,
+                      acc=base + gain + NOISE[32 + s])
+
+
+def build(root: Path, **kw) -> report.Report:
+    return report.build_report(report.load_files([root]), **kw)
+
+
+def test_bias_that_helps_is_found(tmp_path):
+    bias_sweep(tmp_path, gain=0.03)
+    rep = build(tmp_path)
+    assert rep.baseline is False
+    assert rep.group_keys == []  # paths, shuffle seed etc. differ per run but do not group
+    (group,) = rep.groups
+    (cmp,) = group.comparisons
+    assert cmp.n_pairs == 5
+    assert cmp.test.ci_low < 0.03 < cmp.test.ci_high
+    assert cmp.test.ci_low > 0
+    assert cmp.verdict.startswith("bias helps: +3.")
+    assert "pts" in cmp.verdict
+
+
+def test_identical_arms_show_no_significant_difference(tmp_path):
+    bias_sweep(tmp_path, gain=0.0)
+    rep = build(tmp_path)
+    # The noise makes the arms differ a little, never significantly at this size.
+    (cmp,) = rep.groups[0].comparisons
+    assert cmp.verdict.startswith("no significant difference: ")
+    assert cmp.test.ci_low < 0 < cmp.test.ci_high
+
+
+def test_exactly_equal_arms(tmp_path):
+    for s in range(3):
+        for bias in (False, True):
+            write_run(tmp_path, f"s{s}_{bias}", seed=s, bias=bias, acc=0.8)
+    (cmp,) = build(tmp_path).groups[0].comparisons
+    assert cmp.verdict == "no significant difference: +0.0 pts [0.0, 0.0], p=1"
+
+
+def test_bias_that_hurts(tmp_path):
+    bias_sweep(tmp_path, gain=-0.05)
+    (cmp,) = build(tmp_path).groups[0].comparisons
+    assert cmp.verdict.startswith("bias hurts: -5.")
+
+
+def test_baseline_option_flips_the_comparison(tmp_path):
+    bias_sweep(tmp_path, gain=0.03)
+    rep = build(tmp_path, baseline="true")
+    assert rep.baseline is True
+    (cmp,) = rep.groups[0].comparisons
+    assert cmp.value is False
+    assert cmp.verdict.startswith("bias=false hurts: -3.")
+    with pytest.raises(ValueError, match="not among"):
+        build(tmp_path, baseline="auto")
+
+
+def test_non_boolean_baseline_is_first_in_sorted_order(tmp_path):
+    for s in range(3):
+        for width in (64, 8, 16):
+            write_run(tmp_path, f"s{s}_w{width}", seed=s, bias=True, width=width,
+                      acc=0.5 + width / 200 + NOISE[s + width % 50])
+    rep = build(tmp_path, compare="model.width")
+    assert rep.baseline == 8
+    assert [a.value for a in rep.groups[0].arms] == [8, 16, 64]
+    assert [c.verdict.split(":")[0] for c in rep.groups[0].comparisons] == \
+        ["width=16 helps", "width=64 helps"]
+
+
+def test_lower_is_better_metric(tmp_path):
+    bias_sweep(tmp_path, gain=0.03)  # test/loss = 1 - acc: bias lowers the loss by 0.03
+    (cmp,) = build(tmp_path, metric="test/loss").groups[0].comparisons
+    assert cmp.test.diff == pytest.approx(-0.03, abs=0.005)
+    assert cmp.verdict.startswith("bias helps: -0.0")
+    assert "pts" not in cmp.verdict  # raw units for losses
+    md = report.render_markdown(build(tmp_path, metric="test/loss"))
+    assert "lower is better" in md
+
+
+def _mse_runs(root: Path, base: float, gain: float):
+    for s in range(5):
+        for bias in (False, True):
+            value = base - (gain if bias else 0.0) + NOISE[s + 10 * bias]
+            write_run(root, f"s{s}_{bias}", seed=s, bias=bias,
+                      metrics={"test/mse_over_baseline": value})
+
+
+def test_over_baseline_metric_that_beats_no_trivial_predictor_is_inconclusive(tmp_path):
+    _mse_runs(tmp_path, base=1.02, gain=0.05)  # a real difference, both arms no better than 1.0
+    (cmp,) = build(tmp_path, metric="test/mse_over_baseline").groups[0].comparisons
+    assert cmp.test.p < 0.05
+    assert cmp.verdict.startswith("inconclusive: no arm beats the trivial baseline")
+
+
+def test_over_baseline_metric_with_an_arm_below_cutoff_gets_a_verdict(tmp_path):
+    _mse_runs(tmp_path, base=0.5, gain=0.05)
+    (cmp,) = build(tmp_path, metric="test/mse_over_baseline").groups[0].comparisons
+    assert cmp.verdict.startswith("bias helps: -0.05")
+
+
+def test_failed_diverged_and_incomplete_runs_are_listed(tmp_path):
+    bias_sweep(tmp_path, gain=0.03)
+    write_run(tmp_path, "crashed", seed=7, bias=True, status="failed", metrics={},
+              error={"type": "RuntimeError", "message": "CUDA out of memory"})
+    write_run(tmp_path, "nan", seed=8, bias=True, status="diverged",
+              metrics={"test/acc": float("nan")})
+    write_run(tmp_path, "nometric", seed=9, bias=True, metrics={"val/acc": 0.5})
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")
+    rep = build(tmp_path)
+    assert len(rep.problems) == 4
+    out = tmp_path / "out"
+    md = report.write_outputs(rep, out).read_text()
+    section = md.split("## Runs not used")[1].split("## Seeds")[0]
+    assert "crashed" in section and "RuntimeError: CUDA out of memory" in section
+    assert "diverged" in section and "no test/acc in metrics" in section
+    assert "unreadable" in section
+    # The completed runs still give the verdict, computed without the problem runs.
+    assert rep.groups[0].comparisons[0].n_pairs == 5
+
+
+def test_unequal_seeds_are_reported(tmp_path):
+    bias_sweep(tmp_path, gain=0.03, seeds=range(5), true_seeds=[0, 1, 2, 3, 5, 6])
+    rep = build(tmp_path)
+    (cmp,) = rep.groups[0].comparisons
+    assert cmp.n_pairs == 4
+    assert cmp.only_value == [5, 6] and cmp.only_baseline == [4]
+    seeds = report.render_markdown(rep).split("## Seeds")[1]
+    assert "seeds only with `true`: 5, 6" in seeds
+    assert "seeds only with `false`" in seeds and ": 4" in seeds
+    # The arm keeps every seed it ran: unpaired seeds count in its mean, not in the pairing.
+    assert rep.groups[0].arms[1].n == 6
+
+
+def test_too_few_paired_seeds(tmp_path):
+    bias_sweep(tmp_path, gain=0.03, seeds=[0, 1], true_seeds=[1, 2])
+    (cmp,) = build(tmp_path).groups[0].comparisons
+    assert cmp.verdict == "too few paired seeds (n=1)"
+    assert cmp.test is None
+
+
+def test_grouping_by_width_gives_one_verdict_per_width_and_plots(tmp_path):
+    bias_sweep(tmp_path, gain=0.03, widths=(8, 16, 32))
+    rep = build(tmp_path)
+    assert rep.swept == ["model.bias", "model.width"]
+    assert [g.label for g in rep.groups] == ["model.width=8", "model.width=16", "model.width=32"]
+    assert all(len(g.comparisons) == 1 for g in rep.groups)
+    assert all(g.comparisons[0].verdict.startswith("bias helps") for g in rep.groups)
+    md = report.write_outputs(rep, tmp_path / "out").read_text()
+    assert md.count("bias helps") >= 3
+    assert len(rep.plots) == 1
+    assert rep.plots[0].stat().st_size > 1000
+    assert f"]({rep.plots[0].name})" in md
+
+
+def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
+    for steps in (100, 200):
+        root = tmp_path / f"steps{steps}"
+        bias_sweep(root, gain=0.03, seeds=range(3), widths=(8, 16))
+        for f in root.rglob("results.json"):  # give this half another trainer.max_steps
+            text = f.read_text().replace('"max_steps": 100', f'"max_steps": {steps}')
+            f.write_text(text)
+    rep = build(tmp_path)
+    assert rep.group_keys == ["model.width", "trainer.max_steps"]
+    assert len(rep.groups) == 4
+    report.write_outputs(rep, tmp_path / "out")
+    assert sorted(p.name for p in rep.plots) == [
+        "sweep_00_trainer.max_steps=100.png", "sweep_01_trainer.max_steps=200.png"]
+    assert all(p.stat().st_size > 0 for p in rep.plots)
+
+
+def test_no_plots_without_a_width_sweep(tmp_path):
+    bias_sweep(tmp_path, gain=0.03)
+    md = report.write_outputs(build(tmp_path), tmp_path / "out").read_text()
+    assert "No plots: `model.width` is not among the swept keys." in md
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_bookkeeping_keys_do_not_split_groups(tmp_path):
+    for s in range(3):
+        for bias in (False, True):
+            write_run(tmp_path, f"s{s}_{bias}", seed=s, bias=bias, acc=0.7,
+                      extra={"train": {"parallel_jobs": s + 1}, "hydra": {"job": {"num": s}},
+                             "tags": [f"t{s}"]})
+    assert build(tmp_path).group_keys == []
+
+
+def test_csv_columns(tmp_path):
+    bias_sweep(tmp_path, gain=0.03, widths=(8, 16))
+    report.write_outputs(build(tmp_path), tmp_path / "out")
+    with (tmp_path / "out" / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["model.width", "model.bias", *report.CSV_STATS]
+    for col in ("mean", "std", "n", "diff", "ci_low", "ci_high", "p", "verdict"):
+        assert col in rows[0]
+    assert len(rows) == 4  # 2 widths x 2 compared values
+    treated = [r for r in rows if r["model.bias"] == "true"]
+    assert all(float(r["ci_low"]) < 0.03 < float(r["ci_high"]) for r in treated)
+    assert all(r["verdict"].startswith("bias helps") for r in treated)
+    base = [r for r in rows if r["model.bias"] == "false"]
+    assert all(r["diff"] == "" and r["verdict"] == "baseline" for r in base)
+    assert {r["n"] for r in rows} == {"5"}
+
+
+def test_cli_main_writes_the_report(tmp_path, capsys):
+    bias_sweep(tmp_path, gain=0.03, widths=(8, 16))
+    assert report.main([str(tmp_path)]) == 0
+    md = (tmp_path / "report.md").read_text()
+    assert f"python -m biaslab.report {tmp_path}" in md
+    assert "two-sided paired t-test" in md
+    assert (tmp_path / "summary.csv").exists()
+    assert list(tmp_path.glob("*.png"))
+    assert "bias helps" in capsys.readouterr().out
+
+    pattern = str(tmp_path / "w8_*" / "results.json")
+    out = tmp_path / "elsewhere"
+    assert report.main([pattern, "--metric", "test/loss", "--out", str(out)]) == 0
+    assert "test/loss" in (out / "report.md").read_text()
+
+
+def test_cli_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        report.main([])
+    with pytest.raises(SystemExit):
+        report.main([str(tmp_path)])  # no results.json there
+    bias_sweep(tmp_path, gain=0.03)
+    assert report.main([str(tmp_path), "--compare", "model.nonexistent"]) == 2
+    assert "model.nonexistent" in capsys.readouterr().err
+
+
+class FakeApi:
+    """Stands in for wandb.Api(): records the query, returns public-API-shaped runs."""
+
+    def __init__(self, runs):
+        self._runs, self.calls = runs, []
+
+    def runs(self, path, filters=None):
+        self.calls.append((path, filters))
+        return self._runs
+
+
+def fake_wandb_run(seed, bias, acc, state="finished"):
+    config = {"seed": seed, "model": {"bias": bias, "width": 8},
+              "paths": {"output_dir": f"/x/{seed}{bias}"}, "_wandb": {"cli_version": "0.31"}}
+    summary = {"test/acc": acc, "params/total": 900, "params/bias": 80 if bias else 0,
+               "_step": 10, "_runtime": 3.2}
+    return SimpleNamespace(config=config, summary=summary, state=state, id=f"r{seed}{bias}",
+                           url=f"https://wandb.ai/me/biaslab/runs/r{seed}{bias}")
+
+
+def test_wandb_runs_are_converted():
+    runs = [fake_wandb_run(s, b, 0.7 + 0.01 * s + (0.03 if b else 0) + NOISE[s + 8 * b])
+            for s in range(4) for b in (False, True)]
+    runs.append(fake_wandb_run(9, True, None, state="crashed"))
+    api = FakeApi(runs)
+    loaded = report.load_wandb("me/biaslab", group="sweep1", api=api)
+    assert api.calls == [("me/biaslab", {"group": "sweep1"})]
+    first = loaded[0]
+    assert first.status == "completed" and first.seed == 0
+    assert first.config["model.bias"] is False and "_wandb" not in first.config
+    assert first.params == {"params/total": 900, "params/bias": 0}
+    assert first.metrics == {"test/acc": runs[0].summary["test/acc"]}
+    assert loaded[-1].status == "failed" and "crashed" in loaded[-1].error
+
+    rep = report.build_report(loaded)
+    assert rep.problems == [(runs[-1].url, "failed", "W&B run state: crashed")]
+    assert rep.groups[0].comparisons[0].verdict.startswith("bias helps")
+
+
+def test_cli_reads_wandb_through_the_api(monkeypatch, tmp_path):
+    runs = [fake_wandb_run(s, b, 0.7 + 0.01 * s) for s in range(3) for b in (False, True)]
+    api = FakeApi(runs)
+    # The report imports wandb only on this path: a stand-in module keeps the test offline.
+    monkeypatch.setitem(sys.modules, "wandb", SimpleNamespace(Api=lambda: api))
+    monkeypatch.chdir(tmp_path)
+    assert report.main(["--wandb", "me/biaslab", "--group", "g"]) == 0
+    assert api.calls == [("me/biaslab", {"group": "g"})]
+    assert "no significant difference" in (tmp_path / "report" / "report.md").read_text()
