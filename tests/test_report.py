@@ -331,3 +331,20 @@ def test_cli_reads_wandb_through_the_api(monkeypatch, tmp_path):
     assert report.main(["--wandb", "me/biaslab", "--group", "g"]) == 0
     assert api.calls == [("me/biaslab", {"group": "g"})]
     assert "no significant difference" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_batch_norm_groups_get_the_identity_section(tmp_path):
+    for s in range(3):
+        for bias in (True, False):
+            for norm in ("batch", "none"):
+                write_run(tmp_path, f"{norm}_{bias}_{s}", seed=s, bias=bias, acc=0.7 + 0.01 * s,
+                          extra={"model": {"width": 25, "bias": bias, "norm": norm}})
+    rep = report.build_report(report.load_files([tmp_path]))
+    text = report.render_markdown(rep)
+    assert "## The batch-norm identity" in text
+    section = text.split("## The batch-norm identity")[1].split("##")[0]
+    assert "model.norm=batch" in section and "model.norm=none" not in section
+    # comparing anything but the bias says nothing about it
+    other = report.render_markdown(report.build_report(report.load_files([tmp_path]),
+                                                       compare="model.norm"))
+    assert "batch-norm identity" not in other

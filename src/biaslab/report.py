@@ -260,6 +260,7 @@ class Group:
     arms: list[Arm]
     comparisons: list[Comparison]
     note: str | None = None  # why there is nothing to compare
+    batch_norm: bool = False  # every run has a batch norm after each conv
 
     @property
     def label(self) -> str:
@@ -300,7 +301,9 @@ def analyze(runs: Sequence[Run], compare: str, metric: str, baseline: Any,
         # Baseline first, so that tables read "baseline, then what is compared to it".
         values.sort(key=lambda v: ident(v) != ident(baseline))
         arms = [_arm(v, by_value[ident(v)], metric) for v in values]
-        groups.append(Group(key, arms, *_comparisons(arms, compare, metric, baseline)))
+        group = Group(key, arms, *_comparisons(arms, compare, metric, baseline))
+        group.batch_norm = all(r.config.get("model.norm") == "batch" for r in members)
+        groups.append(group)
     groups.sort(key=lambda g: [sort_key(v) for _, v in g.key])
     return groups
 
@@ -427,6 +430,7 @@ def render_markdown(rep: Report) -> str:
             out.append(f"- `{fmt_value(cmp.value)}` − `{base}`, paired over {cmp.n_pairs} "
                        f"seeds: {cmp.verdict}")
         out.append("")
+    out += _batch_norm_note(rep)
     out += ["## Runs not used", ""]
     if rep.problems:
         out.append("Failed, diverged or incomplete runs, excluded from every statistic above:")
@@ -439,6 +443,23 @@ def render_markdown(rep: Report) -> str:
             "## Plots", ""]
     out += [f"![{p.stem}]({p.name})" for p in rep.plots] or [rep.plot_note]
     return "\n".join(out) + "\n"
+
+
+def _batch_norm_note(rep: Report) -> list[str]:
+    """Where a batch norm follows every conv, the conv bias is provably inert: say so."""
+    labels = [g.label for g in rep.groups if g.batch_norm]
+    if rep.compare != "model.bias" or not labels:
+        return []
+    return [
+        "## The batch-norm identity", "",
+        "In " + ", ".join(f"**{lb}**" for lb in labels) + " every conv is followed by a batch "
+        "norm. In training mode the norm subtracts the per-channel batch mean, which contains "
+        "the conv's bias, so the output does not depend on the bias and its gradient is zero "
+        "(exactly, up to rounding); in eval mode the bias folds into the running mean. "
+        "`tests/test_bn_identity.py` checks both on this project's model builder in float64. "
+        "There `bias=true` is pure overhead: the extra `params/bias` above, and on a GPU the "
+        "throughput a bias add costs. `bias=auto` drops exactly these biases.", "",
+    ]
 
 
 def _seeds_note(rep: Report) -> str:
