@@ -85,7 +85,9 @@ def test_bad_input_names_the_key_and_exits_before_training(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith(f"error: {key}=") and "expected" in err
-    assert not (tmp_path / "results.json").exists()  # nothing ran
+    rec = read_results(tmp_path)  # the attempt is on record, and nothing trained
+    assert rec["status"] == "failed" and rec["error"]["type"] == "ConfigError"
+    assert rec["metrics"] == {} and "params" not in rec
 
 
 def _run_cli(args, cwd, env_extra=None):

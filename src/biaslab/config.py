@@ -92,6 +92,14 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.norm_groups": int_at_least(1),
     "model.act": one_of("relu", "gelu"),
     "model.dropout": number_in(0, 1, hi_open=True),
+    "model.hidden_size": int_at_least(1),
+    "model.num_layers": int_at_least(1),
+    "model.forget_bias": (
+        lambda v: v is None or v == "chrono" or _num(v),
+        "null, a number (e.g. 0, 1, 2) or chrono",
+    ),
+    "model.chrono_tmax": (lambda v: v is None or (_num(v) and v > 2), "null or a number > 2"),
+    "model.output": one_of("auto", "last", "sequence"),
     "data.batch_size": int_at_least(1),
     "data.val_fraction": FRACTION_OPEN,
     "data.normalize": BOOL,
@@ -100,6 +108,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.num_samples": int_at_least(20),
     "data.train_split": FRACTION_OPEN,
     "data.test_fraction": FRACTION_OPEN,
+    "data.length": int_at_least(2),
+    "data.num_train": int_at_least(1),
+    "data.num_val": int_at_least(1),
+    "data.num_test": int_at_least(1),
     "optimizer.lr": POSITIVE,
     "optimizer.weight_decay": NON_NEGATIVE,
     "optimizer.momentum": number_in(0, 1, hi_open=True),
@@ -121,6 +133,9 @@ def validate(cfg: DictConfig) -> None:
         ok, _ = ints_at_least(1)
         if not (isinstance(channels, ListConfig) and ok(channels)):
             raise ConfigError("model.channels", channels, "null or a list of integers >= 1")
+    forget_bias = OmegaConf.select(cfg, "model.forget_bias")
+    if forget_bias is not None and OmegaConf.select(cfg, "model.bias") is False:
+        raise ConfigError("model.forget_bias", forget_bias, "null when model.bias=false")
     for key, (ok, allowed) in RULES.items():
         node = cfg
         *parents, leaf = key.split(".")
@@ -131,3 +146,7 @@ def validate(cfg: DictConfig) -> None:
         value = node[leaf]
         if not ok(value):
             raise ConfigError(key, value, allowed)
+    # combinations that each value alone does not reveal
+    momentum = OmegaConf.select(cfg, "optimizer.momentum")
+    if OmegaConf.select(cfg, "optimizer.nesterov") and not momentum:
+        raise ConfigError("optimizer.momentum", momentum, "a momentum > 0 when nesterov=true")

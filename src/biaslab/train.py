@@ -14,13 +14,15 @@ from typing import Any
 
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab import tracking
 from biaslab.config import ConfigError, validate
+from biaslab.guards import Diverged, DivergenceGuard
 from biaslab.results import write_results
-from biaslab.task import Classifier
+from biaslab.task import TASKS
 
 PACKAGES = (
     "biaslab",
@@ -81,22 +83,30 @@ def _scalar(metrics: dict[str, Any], key: str) -> float | None:
     return None if value is None else float(value)
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train and test one configuration; always leaves results.json in ``paths.output_dir``.
+def _resolved(cfg: DictConfig) -> Any:
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # a broken interpolation is itself the error to record
+        return OmegaConf.to_container(cfg, resolve=False)
 
-    Returns ``{"metrics": {...}, "optimized": value of cfg.optimized_metric, "results": path,
-    "run": where the logger keeps the run}``. Raises :class:`ConfigError` before any work if a
-    config value cannot work.
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train and test one configuration; always leaves results.json in ``paths.output_dir``,
+    with status ``completed``, ``diverged`` (NaN/inf loss: training stopped, step recorded) or
+    ``failed`` (the error recorded, then re-raised; a bad config value raises
+    :class:`ConfigError` before any training).
+
+    Returns ``{"status", "metrics", "params", "optimized" (cfg.optimized_metric, NaN when
+    diverged), "results" (path), "run" (where the logger keeps it), "wall_s"}``.
     """
-    validate(cfg)
     _quiet_lightning()
     started = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
     record: dict[str, Any] = {
         "status": "failed",
-        "seed": cfg.seed,
+        "seed": cfg.get("seed"),
         "overrides": _overrides(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": _resolved(cfg),
         "versions": _versions(),
         "git_commit": _git_commit(),
         "metrics": {},
@@ -104,32 +114,47 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     logger = None
     metrics: dict[str, Any] = {}
     try:
+        validate(cfg)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         data = instantiate(cfg.data)
         spec = data.spec
         model = instantiate(cfg.model, in_shape=spec.input_shape, num_classes=spec.num_classes)
         scheduler = instantiate(cfg.scheduler) if "_target_" in cfg.scheduler else None
-        task = Classifier(model, spec.num_classes, instantiate(cfg.optimizer), scheduler)
+        task = TASKS[spec.task](model, spec.num_classes, instantiate(cfg.optimizer), scheduler)
         record["params"] = task.params
         logger = tracking.make_logger(cfg)
         record["run"] = tracking.run_location(logger)
         if logger is not None:
             logger.log_metrics(task.params, step=0)
-        trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False)
+        trainer = instantiate(
+            cfg.trainer,
+            logger=logger if logger is not None else False,
+            callbacks=[DivergenceGuard()],
+        )
         record["device"] = str(trainer.strategy.root_device)
 
         t0 = time.perf_counter()
-        trainer.fit(task, datamodule=data)
-        fit_s = time.perf_counter() - t0
+        try:
+            trainer.fit(task, datamodule=data)
+        except Diverged as e:
+            record["status"] = "diverged"
+            record["divergence"] = {
+                "step": e.step,
+                "loss": e.loss,
+                "last_finite_loss": e.last_finite_loss,
+                "message": str(e),
+            }
+            log.warning("run diverged: %s", e)
+        record["timing"] = {"fit_s": time.perf_counter() - t0}
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-        t0 = time.perf_counter()
-        trainer.test(task, datamodule=data, verbose=False)
-        test_s = time.perf_counter() - t0
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        if record["status"] != "diverged":
+            t0 = time.perf_counter()
+            trainer.test(task, datamodule=data, verbose=False)
+            record["timing"]["test_s"] = time.perf_counter() - t0
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+            record["status"] = "completed"
         metrics.update(task.best_val)
         metrics.update({"steps": trainer.global_step, "epochs": trainer.current_epoch})
-        record["timing"] = {"fit_s": fit_s, "test_s": test_s}
-        record["status"] = "completed"
     except BaseException as e:
         record["error"] = {
             "type": type(e).__name__,
@@ -142,10 +167,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record["timing"] = {**record.get("timing", {}), "total_s": time.perf_counter() - started}
         path = write_results(out_dir, record)
         tracking.finish(logger, {**record.get("params", {}), **metrics}, record["status"])
+    optimized = _scalar(metrics, cfg.optimized_metric)
     return {
+        "status": record["status"],
         "metrics": metrics,
         "params": record["params"],
-        "optimized": _scalar(metrics, cfg.optimized_metric),
+        "optimized": float("nan") if record["status"] == "diverged" else optimized,
         "results": str(path),
         "run": record.get("run"),
         "wall_s": record["timing"]["total_s"],
@@ -160,10 +187,17 @@ def print_summary(result: dict[str, Any]) -> None:
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
-    table.add_row("test/acc", f"{m.get('test/acc', float('nan')):.4f}")
+    # the task's main test metrics (accuracy, or MSE for regression) and any *_over_baseline
+    if result["status"] != "completed":
+        table.add_row("status", f"[bold red]{result['status']}[/]")
+    shown = [k for k in ("test/acc", "test/mse") if k in m] or ["test/acc"]
+    shown += sorted(k for k in m if k.startswith("test/") and k.endswith("_over_baseline"))
+    for key in shown:
+        table.add_row(key, f"{m.get(key, float('nan')):.4f}")
+    best = next((k for k in m if k.startswith("val/") and k.endswith("_best")), "val/acc_best")
     table.add_row(
-        "val/acc (best)",
-        f"{m.get('val/acc_best', float('nan')):.4f}  at step {m.get('val/acc_best_step')}",
+        f"{best.removesuffix('_best')} (best)",
+        f"{m.get(best, float('nan')):.4f}  at step {m.get(best + '_step')}",
     )
     table.add_row(
         "params",
@@ -182,6 +216,8 @@ def main(cfg: DictConfig) -> float | None:
     try:
         result = train(cfg)
     except ConfigError as e:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # Hydra records the job as failed and runs the rest of the sweep
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     print_summary(result)

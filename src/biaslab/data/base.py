@@ -17,6 +17,9 @@ class DataSpec:
     input_shape: tuple[int, ...]
     num_classes: int
     task: str = "classification"
+    # the trivial predictor's test loss (e.g. 1/6 MSE on the adding problem); tasks report
+    # metric / baseline as *_over_baseline when it is set
+    baseline: float | None = None
 
 
 class TensorBatches:

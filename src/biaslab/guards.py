@@ -1,0 +1,39 @@
+"""Stop a run whose loss stops being a number, and remember where it happened."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+
+
+class Diverged(RuntimeError):
+    """Raised to end ``fit`` when the training loss becomes NaN or infinite."""
+
+    def __init__(self, step: int, loss: float, last_finite_loss: float | None):
+        self.step, self.loss, self.last_finite_loss = step, loss, last_finite_loss
+        super().__init__(f"training loss became {loss} at step {step} "
+                         f"(last finite loss: {last_finite_loss})")
+
+
+class DivergenceGuard(L.Callback):
+    """Checks the training loss every ``every_n_steps`` steps (a check costs a device sync, so
+    not every step on a GPU); a NaN/inf loss raises :class:`Diverged`. Once the weights hold a
+    NaN every later loss is NaN too, so a sparse check still catches it, a few steps late."""
+
+    def __init__(self, every_n_steps: int = 10):
+        self.every_n_steps = every_n_steps
+        self.last_finite_loss: float | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        step = trainer.global_step
+        if step % self.every_n_steps and step != trainer.max_steps:
+            return
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        if not math.isfinite(value):
+            raise Diverged(step, value, self.last_finite_loss)
+        self.last_finite_loss = value
