@@ -125,8 +125,15 @@ def test_tiny_copy_run_logs_recall_accuracy(make_cfg, tmp_path):
 
 
 def test_copy_with_last_step_output_is_refused(make_cfg):
-    cfg = make_cfg("model=lstm", "data=copy", "data.length=5", "data.num_train=50",
-                   "data.num_val=10", "data.num_test=10", "model.output=last")
+    cfg = make_cfg(
+        "model=lstm",
+        "data=copy",
+        "data.length=5",
+        "data.num_train=50",
+        "data.num_val=10",
+        "data.num_test=10",
+        "model.output=last",
+    )
     with pytest.raises(ValueError, match="per-step"):
         train(cfg)
 

@@ -442,13 +442,15 @@ def job_overhead(conf_dir: Path, work: Path, base: list[str], jobs: int, steps: 
 
 
 # -- end to end ----------------------------------------------------------------------------
-def end_to_end(root: Path, work: Path, data_dir: str | None) -> dict:
+def end_to_end(root: Path, work: Path, data_dir: str | None, threads: int | None) -> dict:
     """``python train.py`` as a subprocess; its output goes to a scratch folder, not outputs/."""
     run_dir = work / "e2e"
     cmd = [sys.executable, "train.py", f"hydra.run.dir={run_dir}"]
     if data_dir:
         cmd.append(f"paths.data_dir={data_dir}")
     env = {**os.environ, "WANDB_MODE": os.environ.get("WANDB_MODE", "offline")}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)  # torch's intra-op threads, as --threads here
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -533,10 +535,12 @@ def print_report(report: dict) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # a pipe or log file: 80 columns would truncate the figures
+        console = Console(width=140)
     table = Table(title=f"throughput on {report['device']['name']} (samples/s, median)")
-    cols = ("case", "bias", "batch", "project", "raw", "project/raw", "per round", "+ms/step")
+    cols = ("case", "bias", "batch", "project", "raw", "project/raw", "rounds", "+ms/step")
     for col in (*cols, "load"):
-        table.add_column(col, justify="left" if col == "case" else "right")
+        table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
     for c in report["cases"]:
         table.add_row(
             c["case"],
@@ -545,7 +549,8 @@ def print_report(report: dict) -> None:
             f"{c['project']['samples_per_s']:,.0f}",
             f"{c['raw']['samples_per_s']:,.0f}",
             f"{c['ratio']:.2f}",
-            " ".join(f"{r:.2f}" for r in c["ratio_per_round"]),
+            # the spread of the per-round ratios: wide means the load changed under the run
+            f"{min(c['ratio_per_round']):.2f}-{max(c['ratio_per_round']):.2f}",
             f"{c['extra_ms_per_step']:.2f}",
             f"{max(c['loadavg']):.1f}",
         )
@@ -588,6 +593,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", metavar="CASE", choices=CASES, help="cProfile the project path")
     p.add_argument("--override", action="append", default=[], help="Hydra override, all runs")
     p.add_argument("--data-dir", help="paths.data_dir (dataset cache)")
+    # With other processes on the cores, intra-op threads wait on each other at every op and
+    # small models slow down many-fold; 1 thread keeps a shared machine's figures usable.
+    p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--config-dir", default=str(ROOT / "conf"))
     return p.parse_args(argv)
 
@@ -600,6 +608,8 @@ def main(argv: list[str] | None = None) -> dict:
     train_module._quiet_lightning()
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     conf_dir = Path(args.config_dir).resolve()
     gpu = torch.cuda.is_available()
     batch = args.batch_size or (16 if args.quick else 512 if gpu else 64)
@@ -630,7 +640,7 @@ def main(argv: list[str] | None = None) -> dict:
                 f" ratio {r['ratio']:.2f}",
                 flush=True,
             )
-        e2e = end_to_end(ROOT, work, args.data_dir) if args.e2e else None
+        e2e = end_to_end(ROOT, work, args.data_dir, args.threads) if args.e2e else None
     report = {
         "device": _device_info(),
         "versions": _versions(),
@@ -640,6 +650,7 @@ def main(argv: list[str] | None = None) -> dict:
             "windows_per_round": plan.windows_per_round,
             "window_s": plan.window_s,
             "wandb_mode": os.environ["WANDB_MODE"],
+            "torch_threads": torch.get_num_threads(),
             "overrides": base,
             "validation": "off during throughput runs (++trainer.limit_val_batches=0)",
         },

@@ -79,6 +79,13 @@ class Classifier(L.LightningModule):
         # one line per validation is the run's progress report (no per-step progress bar)
         log.info("step %d/%d  val/acc %.4f", self.global_step, self.trainer.max_steps, acc)
 
+    # the best validation score so far survives a resume
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["best_val"] = self.best_val
+
+    def on_load_checkpoint(self, checkpoint):
+        self.best_val = checkpoint.get("best_val", self.best_val)
+
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:

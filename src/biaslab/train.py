@@ -16,6 +16,7 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab import tracking
@@ -126,16 +127,32 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record["run"] = tracking.run_location(logger)
         if logger is not None:
             logger.log_metrics(task.params, step=0)
+        ckpt_dir = out_dir / "checkpoints"
+        callbacks: list[L.Callback] = [DivergenceGuard()]
+        if cfg.checkpoint.every_n_steps:
+            callbacks.append(
+                ModelCheckpoint(
+                    dirpath=ckpt_dir,
+                    filename="last",
+                    every_n_train_steps=cfg.checkpoint.every_n_steps,
+                    save_top_k=1,
+                    enable_version_counter=False,
+                )
+            )
         trainer = instantiate(
-            cfg.trainer,
-            logger=logger if logger is not None else False,
-            callbacks=[DivergenceGuard()],
+            cfg.trainer, logger=logger if logger is not None else False, callbacks=callbacks
         )
         record["device"] = str(trainer.strategy.root_device)
+        resume_from = ckpt_dir / "last.ckpt" if cfg.resume else None
+        if resume_from is not None and not resume_from.exists():
+            log.info("resume=true but %s does not exist: starting from scratch", resume_from)
+            resume_from = None
+        record["resumed_from"] = str(resume_from) if resume_from else None
 
         t0 = time.perf_counter()
         try:
-            trainer.fit(task, datamodule=data)
+            # weights_only: a checkpoint is data, never code to run
+            trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
         except Diverged as e:
             record["status"] = "diverged"
             record["divergence"] = {
@@ -148,6 +165,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record["timing"] = {"fit_s": time.perf_counter() - t0}
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         if record["status"] != "diverged":
+            if cfg.checkpoint.at_end:
+                trainer.save_checkpoint(ckpt_dir / "last.ckpt")
             t0 = time.perf_counter()
             trainer.test(task, datamodule=data, verbose=False)
             record["timing"]["test_s"] = time.perf_counter() - t0

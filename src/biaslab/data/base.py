@@ -4,6 +4,7 @@ cheaper than a DataLoader (no workers, no collation, no host→device copy per s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import lightning as L
@@ -23,38 +24,56 @@ class DataSpec:
 
 
 class TensorBatches:
-    """Iterable of (x, y) batches over tensors; reshuffled each epoch from ``seed`` and the
-    epoch number, so the order of any epoch can be reproduced on its own (e.g. after resume)."""
+    """Iterable of (x, y) batches over tensors, reshuffled every epoch.
 
-    def __init__(self, x, y, batch_size: int, shuffle: bool, seed: int = 0, drop_last=False):
+    The order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` alone. Where it
+    starts is read from ``position()`` (the number of batches already trained, i.e. the
+    trainer's global step) when given, so a run resumed from a checkpoint in the middle of an
+    epoch continues with exactly the batches the uninterrupted run would have seen. Without
+    ``position`` each ``iter()`` starts the next epoch.
+    """
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        position: Callable[[], int] | None = None,
+    ):
         self.x, self.y = x, y
-        self.batch_size, self.shuffle, self.seed, self.drop_last = (
-            batch_size,
-            shuffle,
-            seed,
-            drop_last,
-        )
-        self.epoch = 0
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.position = position
+        self._epochs_started = 0
 
     def __len__(self) -> int:
-        n = len(self.x)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return -(-len(self.x) // self.batch_size)
 
     def __iter__(self):
-        n = len(self.x)
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(n, generator=g).to(self.x.device)
+        if self.position is None:
+            epoch, skip = self._epochs_started, 0
         else:
-            order = None
-        self.epoch += 1
-        for i in range(len(self)):
-            if order is None:
-                sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
-                yield self.x[sl], self.y[sl]
-            else:
-                idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            epoch, skip = divmod(self.position(), len(self))
+        self._epochs_started = epoch + 1
+        n, b = len(self.x), self.batch_size
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+            order = torch.randperm(n, generator=g).to(self.x.device)
+        for i in range(skip, len(self)):
+            if self.shuffle:
+                idx = order[i * b : (i + 1) * b]
                 yield self.x[idx], self.y[idx]
+            else:
+                yield self.x[i * b : (i + 1) * b], self.y[i * b : (i + 1) * b]
+
+    # Lightning treats a loader with these two methods as resumable mid-epoch. The state is the
+    # trainer's own step count (see ``position``), so there is nothing else to save.
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
 
 class TensorDataModule(L.LightningDataModule):
@@ -123,7 +142,9 @@ class TensorDataModule(L.LightningDataModule):
 
     def _batches(self, split: str, shuffle: bool) -> TensorBatches:
         x, y = self.splits[split]
-        return TensorBatches(x, y, self.batch_size, shuffle, self.shuffle_seed)
+        trainer = self.trainer
+        position = (lambda: trainer.global_step) if shuffle and trainer is not None else None
+        return TensorBatches(x, y, self.batch_size, shuffle, self.shuffle_seed, position)
 
     def train_dataloader(self) -> TensorBatches:
         return self._batches("train", shuffle=True)

@@ -66,8 +66,9 @@ class SequenceProblem(TensorDataModule):
         seed: int = 0,
         shuffle_seed: int = 0,
     ):
-        super().__init__(batch_size=batch_size, normalize=False, seed=seed,
-                         shuffle_seed=shuffle_seed)
+        super().__init__(
+            batch_size=batch_size, normalize=False, seed=seed, shuffle_seed=shuffle_seed
+        )
         self.length = int(length)
         self.sizes = {"train": int(num_train), "val": int(num_val), "test": int(num_test)}
 

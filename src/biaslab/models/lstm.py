@@ -87,4 +87,3 @@ class LSTM(nn.Module):
         if self.output == "sequence":
             return self.head(h)
         return self.head(h[:, -1])
-
