@@ -51,9 +51,15 @@ def test_every_config_file_is_covered():
     files = {p for p in CONF.rglob("*.yaml")}
     covered = {CONF / g / f"{o}.yaml" for g, o in OPTIONS}
     covered |= {CONF / "experiment" / f"{n}.yaml" for n in EXPERIMENTS}
+    covered |= {CONF / "hparams_search" / "optuna.yaml", CONF / "hydra" / "launcher" / "slurm.yaml"}
     covered |= {
         CONF / "config.yaml",
         CONF / "paths" / "default.yaml",
         CONF / "hydra" / "default.yaml",
     }
     assert files <= covered, sorted(str(Path(f).relative_to(CONF)) for f in files - covered)
+
+
+def test_optuna_search_composes(make_cfg):
+    cfg = make_cfg("hparams_search=optuna")
+    assert cfg.optimized_metric == "val/acc"

@@ -127,9 +127,8 @@ def test_offline_run_warns_nothing_and_writes_no_key(make_cfg, monkeypatch, capl
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["config"]["model"]["width"] == 8
-    if CONFIG_KEY in (tmp_path / "results.json").read_text():
-        # train.py writes the resolved config unredacted; it needs tracking.redact()
-        pytest.xfail("results.json holds a key passed in the config (train.py, not tracking)")
+    assert CONFIG_KEY not in (tmp_path / "results.json").read_text()
+    assert results["config"]["logger"]["settings"]["api_key"] == tracking.REDACTED
 
 
 def test_redact_hides_keys_by_name_and_by_value(monkeypatch):

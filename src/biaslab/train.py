@@ -103,11 +103,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _quiet_lightning()
     started = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
+    config = _resolved(cfg)
+    secrets = tracking.secrets_in(config)
     record: dict[str, Any] = {
         "status": "failed",
         "seed": cfg.get("seed"),
-        "overrides": _overrides(),
-        "config": _resolved(cfg),
+        "overrides": tracking.redact(_overrides(), secrets),
+        "config": tracking.redact(config, secrets),
         "versions": _versions(),
         "git_commit": _git_commit(),
         "metrics": {},
