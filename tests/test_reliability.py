@@ -44,3 +44,40 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, data_dir):
         statuses[rec["config"]["model"]["kernel_size"]] = rec["status"]
     assert statuses == {3: "completed", 99: "failed"}  # ... but ran every job
     assert "1 of 2 jobs failed or diverged" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    args = ["trainer.max_steps=3000", "trainer.val_check_interval=500", "logger=none",
+            "trainer.deterministic=true", "checkpoint.every_n_steps=100",
+            f"paths.data_dir={data_dir}"]
+    whole = _run_cli([*args, f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args,
+                             f"hydra.run.dir={killed_dir}"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = killed_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the step counter move past the checkpoint
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+    resumed = _run_cli([*args, f"hydra.run.dir={killed_dir}", "resume=true"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = json.loads((tmp_path / "whole" / "results.json").read_text())
+    b = json.loads((killed_dir / "results.json").read_text())
+    assert b["resumed_from"] and b["status"] == "completed"
+    for key in ("test/acc", "test/loss", "val/acc_best", "steps"):
+        assert a["metrics"][key] == b["metrics"][key], key

@@ -142,7 +142,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 )
             )
         trainer = instantiate(
-            cfg.trainer, logger=logger if logger is not None else False, callbacks=callbacks
+            cfg.trainer,
+            logger=logger if logger is not None else False,
+            callbacks=callbacks,
+            enable_checkpointing=bool(cfg.checkpoint.every_n_steps),
         )
         record["device"] = str(trainer.strategy.root_device)
         resume_from = ckpt_dir / "last.ckpt" if cfg.resume else None
