@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 def log_train_loss(module: L.LightningModule, loss: torch.Tensor) -> None:
     """Log the training loss only on the steps the logger writes (every log_every_n_steps).
 
-    ``self.log`` costs ~0.4 ms per call on a CPU, about a fifth of a small model's whole step;
-    calling it on the other steps only for Lightning to drop the value is pure overhead.
+    ``self.log`` was the largest per-step cost Lightning added to a small model's step on a CPU
+    (docs/performance.md); calling it on the other steps only for Lightning to drop the value
+    is pure overhead.
     """
     if (module.global_step + 1) % module.trainer.log_every_n_steps == 0:
         module.log("train/loss", loss, on_step=True, on_epoch=False)
