@@ -28,9 +28,58 @@ def log_train_loss(module: L.LightningModule, loss: torch.Tensor) -> None:
         module.log("train/loss", loss, on_step=True, on_epoch=False)
 
 
-class Classifier(L.LightningModule):
-    """Cross-entropy classification. ``optimizer`` and ``scheduler`` are partials (Hydra
-    ``_partial_: true``) that take the parameters and the optimizer respectively."""
+class _Task(L.LightningModule):
+    """What every task shares: the model, optimizer and scheduler partials (Hydra
+    ``_partial_: true``: they take the parameters and the optimizer respectively), parameter
+    counts, and the best validation score (``best_metric``), which survives a resume."""
+
+    best_metric = "val/acc"
+    higher_is_better = True
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+    ):
+        super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.params = count_params(model)
+        worst = float("-inf") if self.higher_is_better else float("inf")
+        self.best_val = {f"{self.best_metric}_best": worst, f"{self.best_metric}_best_step": -1}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def _update_best(self, value: float) -> None:
+        best = self.best_val[f"{self.best_metric}_best"]
+        if value > best if self.higher_is_better else value < best:
+            self.best_val = {
+                f"{self.best_metric}_best": value,
+                f"{self.best_metric}_best_step": self.global_step,
+            }
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["best_val"] = self.best_val
+
+    def on_load_checkpoint(self, checkpoint):
+        self.best_val = checkpoint.get("best_val", self.best_val)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+class Classifier(_Task):
+    """Cross-entropy classification."""
 
     def __init__(
         self,
@@ -39,18 +88,10 @@ class Classifier(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
     ):
-        super().__init__()
-        self.model = model
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
+        super().__init__(model, optimizer, scheduler)
         # micro average = plain fraction of correct predictions
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.params = count_params(model)
-        self.best_val = {"val/acc_best": float("-inf"), "val/acc_best_step": -1}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -75,30 +116,13 @@ class Classifier(L.LightningModule):
         if self.trainer.sanity_checking:
             return
         acc = float(self.val_acc.compute())
-        if acc > self.best_val["val/acc_best"]:
-            self.best_val = {"val/acc_best": acc, "val/acc_best_step": self.global_step}
+        self._update_best(acc)
         # one line per validation is the run's progress report (no per-step progress bar)
         log.info("step %d/%d  val/acc %.4f", self.global_step, self.trainer.max_steps, acc)
 
-    # the best validation score so far survives a resume
-    def on_save_checkpoint(self, checkpoint):
-        checkpoint["best_val"] = self.best_val
-
-    def on_load_checkpoint(self, checkpoint):
-        self.best_val = checkpoint.get("best_val", self.best_val)
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
 
 
-class _SequenceTask(L.LightningModule):
+class _SequenceTask(_Task):
     """Shared wiring of the sequence-problem tasks: optimizer/scheduler partials, the model's
     output mode, and the trivial predictor's loss (``baseline``: given, else the data module's
     ``spec.baseline``) that ``*_over_baseline`` metrics divide by."""
@@ -106,14 +130,10 @@ class _SequenceTask(L.LightningModule):
     output = "last"  # what an LSTM built with output=auto should produce for this task
 
     def __init__(self, model, optimizer, scheduler=None, baseline: float | None = None):
-        super().__init__()
-        self.model = model
+        super().__init__(model, optimizer, scheduler)
         if getattr(model, "output", None) == "auto":
             model.output = self.output
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
         self._baseline = baseline
-        self.params = count_params(model)
 
     @property
     def baseline(self) -> float | None:
@@ -130,21 +150,18 @@ class _SequenceTask(L.LightningModule):
         self.log(name, ratio)
         return ratio
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
-    configure_optimizers = Classifier.configure_optimizers
-
 
 class Regressor(_SequenceTask):
     """Mean squared error on one output per example (the adding problem). Logs train/loss,
     {val,test}/loss and /mse (the same number) and {val,test}/mse_over_baseline."""
 
+    best_metric = "val/mse"
+    higher_is_better = False
+
     def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None):
         super().__init__(model, optimizer, scheduler, baseline)
         self.val_mse = MeanSquaredError()
         self.test_mse = MeanSquaredError()
-        self.best_val = {"val/mse_best": float("inf"), "val/mse_best_step": -1}
 
     def _predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x).reshape(len(x))
@@ -152,7 +169,7 @@ class Regressor(_SequenceTask):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = F.mse_loss(self._predict(x), y)
-        self.log("train/loss", loss, on_step=True, on_epoch=False)
+        log_train_loss(self, loss)
         return loss
 
     def _eval_step(self, batch, stage: str, mse: MeanSquaredError):
@@ -173,8 +190,7 @@ class Regressor(_SequenceTask):
             return
         mse = float(self.val_mse.compute())
         ratio = self._log_ratio("val/mse_over_baseline", mse)
-        if mse < self.best_val["val/mse_best"]:
-            self.best_val = {"val/mse_best": mse, "val/mse_best_step": self.global_step}
+        self._update_best(mse)
         log.info("step %d/%d  val/mse %.4f  (%s of the trivial baseline)", self.global_step,
                  self.trainer.max_steps, mse, "n/a" if ratio is None else f"{ratio:.3f}")
 
@@ -195,7 +211,6 @@ class SequenceClassifier(_SequenceTask):
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
-        self.best_val = {"val/acc_best": float("-inf"), "val/acc_best_step": -1}
 
     def _loss(self, x, y):
         logits = self.model(x)
@@ -208,7 +223,7 @@ class SequenceClassifier(_SequenceTask):
 
     def training_step(self, batch, batch_idx):
         _, loss = self._loss(*batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=False)
+        log_train_loss(self, loss)
         return loss
 
     def _eval_step(self, batch, stage: str, acc: MulticlassAccuracy, mean: MeanMetric):
@@ -231,8 +246,7 @@ class SequenceClassifier(_SequenceTask):
             return
         acc = float(self.val_acc.compute())
         ratio = self._log_ratio("val/loss_over_baseline", float(self.val_loss.compute()))
-        if acc > self.best_val["val/acc_best"]:
-            self.best_val = {"val/acc_best": acc, "val/acc_best_step": self.global_step}
+        self._update_best(acc)
         log.info("step %d/%d  val/acc %.4f  val/loss %s of the memoryless baseline",
                  self.global_step, self.trainer.max_steps, acc,
                  "n/a" if ratio is None else f"{ratio:.3f}")
