@@ -171,7 +171,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         if record["status"] != "diverged":
             if cfg.checkpoint.at_end:
-                trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+                # the full state (optimizer, loops), not weights only: resume needs all of it
+                trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)
             t0 = time.perf_counter()
             trainer.test(task, datamodule=data, verbose=False)
             record["timing"]["test_s"] = time.perf_counter() - t0
