@@ -224,11 +224,20 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
     assert all(p.stat().st_size > 0 for p in rep.plots)
 
 
-def test_no_plots_without_a_width_sweep(tmp_path):
+def test_without_a_width_sweep_one_figure_shows_every_group(tmp_path):
     bias_sweep(tmp_path, gain=0.03)
     md = report.write_outputs(build(tmp_path), tmp_path / "out").read_text()
-    assert "No plots: `model.width` is not among the swept keys." in md
-    assert not list((tmp_path / "out").glob("*.png"))
+    assert [p.name for p in (tmp_path / "out").glob("*.png")] == ["groups.png"]
+    assert "![groups](groups.png)" in md
+
+
+def test_provenance_names_the_sweep_command_and_versions(tmp_path):
+    bias_sweep(tmp_path, gain=0.03)
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task:\n    - +experiment=first_layer\n    - seed=0,1\n")
+    assert report.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "- Runs launched by: `python train.py -m +experiment=first_layer seed=0,1`" in md
 
 
 def test_bookkeeping_keys_do_not_split_groups(tmp_path):
@@ -348,3 +357,16 @@ def test_batch_norm_groups_get_the_identity_section(tmp_path):
     other = report.render_markdown(report.build_report(report.load_files([tmp_path]),
                                                        compare="model.norm"))
     assert "batch-norm identity" not in other
+
+
+def test_provenance_flags_runs_made_with_different_versions():
+    def run(torch_version, commit):
+        return report.Run("x", "completed", 0, {}, provenance={
+            "versions": {"torch": torch_version}, "git_commit": commit, "device": "cpu",
+            "total_s": 10.0})
+
+    lines = report.provenance([run("2.13.0", "a" * 40), run("2.13.0", "a" * 40),
+                               run("2.14.1", "b" * 40)])
+    assert "- Software: torch 2.13.0 (2 runs); torch 2.14.1 (1 runs)" in lines
+    assert f"- Code (git commit): {'a' * 12} (2 runs); {'b' * 12} (1 runs)" in lines
+    assert "- Wall time: 0.5 min over 3 runs (median 10.0 s, max 10.0 s per run)" in lines

@@ -47,3 +47,29 @@ def sweep_figure(path: str | Path, lines: Mapping[str, Sequence[Point]], *, titl
     path = Path(path)
     fig.savefig(path, dpi=120)
     return path
+
+
+def groups_figure(path: str | Path, groups: Mapping[str, Mapping[str, tuple[float, float]]], *,
+                  title: str, ylabel: str) -> Path:
+    """One column per group, one marker per arm at its mean with the 95% CI as an error bar;
+    for sweeps without a width axis. ``groups[group label][arm label] = (mean, half-width)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    arms = list(dict.fromkeys(a for g in groups.values() for a in g))
+    fig = Figure(figsize=(max(5.0, 1.6 * len(groups) + 2), 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    offsets = np.linspace(-0.2, 0.2, len(arms)) if len(arms) > 1 else [0.0]
+    for arm, dx in zip(arms, offsets):
+        xs = [i + dx for i, g in enumerate(groups.values()) if arm in g]
+        mean, half = np.array([g[arm] for g in groups.values() if arm in g], dtype=float).T
+        ax.errorbar(xs, mean, yerr=np.nan_to_num(half), fmt="o", capsize=4, label=arm)
+    ax.set_xticks(range(len(groups)), list(groups), rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend()
+    fig.suptitle(title)
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import glob
 import json
 import math
 import re
@@ -50,6 +51,8 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # where it ran: versions, git commit, device, wall time (results.json only)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- loading
@@ -71,8 +74,12 @@ def from_record(record: dict[str, Any], source: str) -> Run:
     if isinstance(error, dict):
         error = f"{error.get('type', 'Error')}: {error.get('message', '')}"
     seed = record.get("seed", config.get("seed"))
+    provenance = {"versions": record.get("versions") or {}, "git_commit": record.get("git_commit"),
+                  "device": record.get("device"),
+                  "total_s": (record.get("timing") or {}).get("total_s")}
     return Run(source, record.get("status", "unknown"), seed, config,
-               dict(record.get("metrics") or {}), dict(record.get("params") or {}), error)
+               dict(record.get("metrics") or {}), dict(record.get("params") or {}), error,
+               provenance)
 
 
 def load_files(paths: Iterable[str | Path]) -> list[Run]:
@@ -85,6 +92,20 @@ def load_files(paths: Iterable[str | Path]) -> list[Run]:
         except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
             runs.append(Run(str(path), "unreadable", None, {}, error=str(e)))
     return runs
+
+
+def sweep_commands(paths: Iterable[str | Path]) -> list[str]:
+    """The command that launched each Hydra sweep found under ``paths`` (its multirun.yaml)."""
+    from omegaconf import OmegaConf
+
+    commands = []
+    for p in paths:
+        for m in sorted(glob.glob(str(p), recursive=True)):
+            found = [Path(m)] if Path(m).name == "multirun.yaml" else Path(m).rglob("multirun.yaml")
+            for f in sorted(found):
+                task = OmegaConf.select(OmegaConf.load(f), "hydra.overrides.task") or []
+                commands.append(shlex.join(["python", "train.py", "-m", *task]))
+    return list(dict.fromkeys(commands))
 
 
 def from_wandb_run(run: Any) -> Run:
@@ -345,6 +366,8 @@ class Report:
     problems: list[tuple[str, str, str]]  # (source, status, why it was not used)
     plots: list[Path] = field(default_factory=list)
     plot_note: str = ""
+    provenance: list[str] = field(default_factory=list)  # lines of the Provenance section
+    sweeps: list[str] = field(default_factory=list)  # commands that launched the runs
 
 
 def build_report(runs: Sequence[Run], compare: str = "model.bias", metric: str = "test/acc",
@@ -363,7 +386,37 @@ def build_report(runs: Sequence[Run], compare: str = "model.bias", metric: str =
     values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
     base = choose_baseline(values, baseline) if values else None
     groups = analyze(usable, compare, metric, base, group_keys) if usable else []
-    return Report(command, compare, metric, base, len(runs), swept, group_keys, groups, problems)
+    return Report(command, compare, metric, base, len(runs), swept, group_keys, groups, problems,
+                  provenance=provenance(runs))
+
+
+def _tally(values: Iterable[str]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for v in values:
+        counts[v] += 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return "; ".join(f"{v} ({n} runs)" for v, n in sorted(counts.items()))
+
+
+def provenance(runs: Sequence[Run]) -> list[str]:
+    """What the runs ran on, as recorded in their results.json: mixed versions show up."""
+    recorded = [r.provenance for r in runs if r.provenance]
+    if not recorded:
+        return []
+    lines = []
+    versions = [", ".join(f"{k} {v}" for k, v in p["versions"].items()) for p in recorded
+                if p.get("versions")]
+    if versions:
+        lines.append(f"- Software: {_tally(versions)}")
+    commits = [(p.get("git_commit") or "unknown")[:12] for p in recorded]
+    lines.append(f"- Code (git commit): {_tally(commits)}")
+    lines.append(f"- Device: {_tally(str(p.get('device') or 'unknown') for p in recorded)}")
+    times = [float(p["total_s"]) for p in recorded if p.get("total_s") is not None]
+    if times:
+        lines.append(f"- Wall time: {sum(times) / 60:.1f} min over {len(times)} runs "
+                     f"(median {np.median(times):.1f} s, max {max(times):.1f} s per run)")
+    return lines
 
 
 # ---------------------------------------------------------------- outputs
@@ -439,8 +492,12 @@ def render_markdown(rep: Report) -> str:
                          [[s, st, (why or "")[:300]] for s, st, why in rep.problems])
     else:
         out.append(f"None: every run completed with a finite `{m}`.")
-    out += ["", "## Seeds", "", _seeds_note(rep), "", "## Method", "", _method(rep), "",
-            "## Plots", ""]
+    out += ["", "## Seeds", "", _seeds_note(rep), "", "## Method", "", _method(rep), ""]
+    if rep.sweeps or rep.provenance:
+        out += ["## Provenance", ""]
+        out += [f"- Runs launched by: `{c}`" for c in rep.sweeps]
+        out += [*rep.provenance, ""]
+    out += ["## Plots", ""]
     out += [f"![{p.stem}]({p.name})" for p in rep.plots] or [rep.plot_note]
     return "\n".join(out) + "\n"
 
@@ -524,10 +581,22 @@ def write_csv(rep: Report, path: Path) -> None:
 def make_plots(rep: Report, out: Path) -> None:
     from biaslab import plots  # matplotlib is only needed when there is something to draw
 
-    if WIDTH not in rep.group_keys:
-        rep.plot_note = f"No plots: `{WIDTH}` is not among the swept keys."
-        return
     s = scale(rep.metric)
+    unit = " (%)" if s == 100.0 else ""
+    if WIDTH not in rep.group_keys:
+        if not rep.groups:
+            rep.plot_note = "No plots: no usable runs."
+            return
+        arms: dict[str, dict[str, tuple[float, float]]] = {}
+        for g in rep.groups:
+            arms[g.label] = {}
+            for a in g.arms:
+                mean, half = stats.mean_ci(list(a.by_seed.values()))
+                arms[g.label][f"{rep.compare}={fmt_value(a.value)}"] = (mean * s, half * s)
+        rep.plots.append(plots.groups_figure(
+            out / "groups.png", arms, title=f"{rep.metric} by {rep.compare}",
+            ylabel=f"{rep.metric}{unit}, mean and 95% CI"))
+        return
     others = [k for k in rep.group_keys if k != WIDTH]
     figures: dict[str, dict[str, list[plots.Point]]] = defaultdict(lambda: defaultdict(list))
     for g in rep.groups:
@@ -540,7 +609,6 @@ def make_plots(rep: Report, out: Path) -> None:
             params = float(np.mean(a.params_total)) if a.params_total else math.nan
             label = f"{rep.compare}={fmt_value(a.value)}"
             figures[title][label].append((float(key[WIDTH]), params, mean * s, half * s))
-    unit = " (%)" if s == 100.0 else ""
     for i, (title, lines) in enumerate(figures.items()):
         slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", title)[:80]
         name = f"sweep_{i:02d}_{slug}.png" if title else "sweep.png"
@@ -619,6 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rep = build_report(runs, args.compare, args.metric, args.baseline,
                            command=shlex.join(["python", "-m", "biaslab.report", *argv]))
+        rep.sweeps = sweep_commands(args.paths)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
