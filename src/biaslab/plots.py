@@ -61,7 +61,7 @@ def groups_figure(path: str | Path, groups: Mapping[str, Mapping[str, tuple[floa
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     offsets = np.linspace(-0.2, 0.2, len(arms)) if len(arms) > 1 else [0.0]
-    for arm, dx in zip(arms, offsets):
+    for arm, dx in zip(arms, offsets, strict=True):
         xs = [i + dx for i, g in enumerate(groups.values()) if arm in g]
         mean, half = np.array([g[arm] for g in groups.values() if arm in g], dtype=float).T
         ax.errorbar(xs, mean, yerr=np.nan_to_num(half), fmt="o", capsize=4, label=arm)
