@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # Extra pip arguments, e.g. PIP_EXTRA="torch==2.13.0" to take a CPU wheel.
 PIP_EXTRA ?=
 
-.PHONY: install train test test-fast lint bench clean
+.PHONY: install train test test-fast lint bench publish clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,17 @@ lint: install
 
 bench: install
 	$(PY) -m biaslab.bench $(ARGS)
+
+# Keep a finished sweep's evidence in the repository: its results.json files and
+# multirun.yaml under results/$(EXP)/runs, and the report built from those copies, e.g.
+#   make publish EXP=first_layer SWEEP=multirun/first_layer/2026-11-28_17-39-27 \
+#        ARGS="--compare model.first_bias"
+publish: install
+	test -n "$(EXP)" -a -d "$(SWEEP)" || { echo "usage: make publish EXP=name SWEEP=dir [ARGS=...]"; exit 2; }
+	rm -rf results/$(EXP)/runs && mkdir -p results/$(EXP)/runs
+	cp $(SWEEP)/multirun.yaml results/$(EXP)/runs/
+	cd $(SWEEP) && find . -name results.json -exec cp --parents {} $(CURDIR)/results/$(EXP)/runs/ \;
+	$(PY) -m biaslab.report results/$(EXP)/runs --out results/$(EXP) $(ARGS)
 
 clean:
 	rm -rf outputs multirun wandb .pytest_cache
