@@ -44,6 +44,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 import biaslab.train as train_module
 from biaslab import tracking
 from biaslab.data.base import TensorDataModule
+from biaslab.models.build import build_model
 from biaslab.results import read_results
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: conf/ and train.py live here
@@ -260,7 +261,7 @@ def run_raw(cfg: DictConfig, data: TensorDataModule, windows: Windows) -> None:
     device = windows.device
     torch.manual_seed(cfg.seed)
     spec = data.spec
-    model = instantiate(cfg.model, in_shape=spec.input_shape, num_classes=spec.num_classes)
+    model = build_model(cfg.model, spec.input_shape, spec.num_classes)
     autocast, scaler, dtype = _precision(str(cfg.trainer.precision), device)
     model = model.to(device=device, dtype=dtype)
     optimizer = instantiate(cfg.optimizer)(model.parameters())
@@ -597,6 +598,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # small models slow down many-fold; 1 thread keeps a shared machine's figures usable.
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--config-dir", default=str(ROOT / "conf"))
+    p.add_argument(
+        "--parallel-seeds",
+        type=int,
+        metavar="K",
+        help="instead: one train.parallel_seeds=K job vs K single runs (width 8)",
+    )
+    p.add_argument(
+        "--parallel-steps",
+        type=int,
+        default=1000,
+        help="steps of each run in the --parallel-seeds wall-time comparison",
+    )
     return p.parse_args(argv)
 
 
@@ -620,6 +633,12 @@ def main(argv: list[str] | None = None) -> dict:
         plan = Plan(rounds=1, windows_per_round=1, fixed_steps=(2, 3))
         jobs, job_steps = 2, 2
     base = [*([f"paths.data_dir={args.data_dir}"] if args.data_dir else []), *args.override]
+    if args.parallel_seeds:  # a mode of its own: biaslab.bench_seeds
+        from biaslab.bench_seeds import run as bench_seeds
+
+        with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
+            steps = 20 if args.quick else args.parallel_steps
+            return bench_seeds(args, conf_dir, Path(tmp), base, plan, steps)
     cases = make_cases(args.cases, batch, samples, args.data_dir)
 
     with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
