@@ -102,7 +102,9 @@ class Classifier(_Task):
     def _eval_step(self, batch, stage: str, acc: MulticlassAccuracy):
         x, y = batch
         logits = self.model(x)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y))
+        # sync_dist: the mean over every rank's shard (torchmetrics metrics sync themselves)
+        loss = F.cross_entropy(logits, y)
+        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=len(y), sync_dist=True)
         acc.update(logits, y)
         self.log(f"{stage}/acc", acc, on_epoch=True)
 
@@ -147,7 +149,7 @@ class _SequenceTask(_Task):
         if not self.baseline:
             return None
         ratio = value / self.baseline
-        self.log(name, ratio)
+        self.log(name, ratio, sync_dist=True)  # equal on all ranks; spares a DDP warning
         return ratio
 
 
@@ -175,7 +177,8 @@ class Regressor(_SequenceTask):
     def _eval_step(self, batch, stage: str, mse: MeanSquaredError):
         x, y = batch
         pred = self._predict(x)
-        self.log(f"{stage}/loss", F.mse_loss(pred, y), on_epoch=True, batch_size=len(y))
+        loss = F.mse_loss(pred, y)
+        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=len(y), sync_dist=True)
         mse.update(pred, y)
         self.log(f"{stage}/mse", mse, on_epoch=True)
 

@@ -31,6 +31,14 @@ class TensorBatches:
     trainer's global step) when given, so a run resumed from a checkpoint in the middle of an
     epoch continues with exactly the batches the uninterrupted run would have seen. Without
     ``position`` each ``iter()`` starts the next epoch.
+
+    With ``world_size`` > 1 (DDP) every rank walks the same order in global batches of
+    ``batch_size * world_size`` and takes the ``rank``-th of ``world_size`` equal slices of each:
+    ``batch_size`` is per device, and the ranks together see what one device would see with
+    the global batch. A shuffled (training) order is padded from its start to a multiple of
+    ``world_size`` so that every rank gets the same number of examples, as torch's
+    DistributedSampler does; an evaluation order is not padded (no example counts twice), so
+    the last slices may be one example short or, on the last ranks, empty (skipped).
     """
 
     def __init__(
@@ -41,14 +49,21 @@ class TensorBatches:
         shuffle: bool,
         seed: int = 0,
         position: Callable[[], int] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ):
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.position = position
+        self.rank, self.world_size = rank, world_size
         self._epochs_started = 0
 
+    def _size(self) -> int:
+        n, w = len(self.x), self.world_size
+        return -(-n // w) * w if self.shuffle else n
+
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        return -(-self._size() // (self.batch_size * self.world_size))
 
     def __iter__(self):
         if self.position is None:
@@ -56,16 +71,24 @@ class TensorBatches:
         else:
             epoch, skip = divmod(self.position(), len(self))
         self._epochs_started = epoch + 1
-        n, b = len(self.x), self.batch_size
+        n, size, w = len(self.x), self._size(), self.world_size
+        b = self.batch_size * w
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            order = torch.randperm(n, generator=g).to(self.x.device)
+            order = torch.randperm(n, generator=g)
+            order = torch.cat([order, order[: size - n]]).to(self.x.device)
         for i in range(skip, len(self)):
+            start, stop = i * b, min((i + 1) * b, size)
+            # this rank's slice of global batch i (the whole batch when world_size is 1)
+            lo = start - (-(stop - start) * self.rank // w)
+            hi = start - (-(stop - start) * (self.rank + 1) // w)
+            if lo == hi:
+                continue
             if self.shuffle:
-                idx = order[i * b : (i + 1) * b]
+                idx = order[lo:hi]
                 yield self.x[idx], self.y[idx]
             else:
-                yield self.x[i * b : (i + 1) * b], self.y[i * b : (i + 1) * b]
+                yield self.x[lo:hi], self.y[lo:hi]
 
     # Lightning treats a loader with these two methods as resumable mid-epoch. The state is the
     # trainer's own step count (see ``position``), so there is nothing else to save.
@@ -144,7 +167,11 @@ class TensorDataModule(L.LightningDataModule):
         x, y = self.splits[split]
         trainer = self.trainer
         position = (lambda: trainer.global_step) if shuffle and trainer is not None else None
-        return TensorBatches(x, y, self.batch_size, shuffle, self.shuffle_seed, position)
+        # under DDP each rank takes its shard of every batch; batch_size is per device
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        return TensorBatches(
+            x, y, self.batch_size, shuffle, self.shuffle_seed, position, rank=rank, world_size=world
+        )
 
     def train_dataloader(self) -> TensorBatches:
         return self._batches("train", shuffle=True)
