@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# Extra pip arguments, e.g. PIP_EXTRA="torch==2.13.0" to take a CPU wheel.
+# Extra pip arguments, e.g. PIP_EXTRA="torch==2.14.1 torchvision==0.29.1" to pin a matching pair.
 PIP_EXTRA ?=
 
 .PHONY: install train test test-fast lint bench publish clean
@@ -33,7 +33,7 @@ bench: install
 
 # Keep a finished sweep's evidence in the repository: its results.json files and
 # multirun.yaml under results/$(EXP)/runs, and the report built from those copies, e.g.
-#   make publish EXP=first_layer SWEEP=multirun/first_layer/2026-11-28_17-39-27 \
+#   make publish EXP=first_layer SWEEP=multirun/first_layer/2026-11-28_17-39-27-123456 \
 #        ARGS="--compare model.first_bias"
 publish: install
 	test -n "$(EXP)" -a -d "$(SWEEP)" || { echo "usage: make publish EXP=name SWEEP=dir [ARGS=...]"; exit 2; }

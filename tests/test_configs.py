@@ -6,13 +6,22 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from biaslab.config import validate
+from biaslab.config import ConfigError, validate
+from biaslab.models.build import build_model
 
 from .conftest import CONF
 
 GROUPS = ("model", "data", "optimizer", "scheduler", "trainer", "logger")
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+# model options built for images, composed with data=cifar10; the others take MNIST-1D's (1, 40)
+IMAGE_MODELS = {"resnet": (3, 32, 32), "vgg": (3, 32, 32)}
+# the sequence problems and the LSTM only compose with each other
+PARTNERS = {
+    ("model", "lstm"): ["data=adding"],
+    ("data", "adding"): ["model=lstm"],
+    ("data", "copy"): ["model=lstm"],
+}
 
 
 def test_every_group_has_options():
@@ -21,22 +30,27 @@ def test_every_group_has_options():
 
 @pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_instantiates(make_cfg, group, option, tmp_path):
-    cfg = make_cfg(f"{group}={option}")
+    images = group == "model" and option in IMAGE_MODELS
+    partners = PARTNERS.get((group, option), ["data=cifar10"] if images else [])
+    cfg = make_cfg(f"{group}={option}", *partners)
+    if group == "trainer" and cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="trainer.accelerator=gpu"):
+            validate(cfg)
+        pytest.skip(f"no CUDA device here: validation refuses trainer={option}, as it should")
     validate(cfg)
     node = cfg[group]
     if "_target_" not in node:  # scheduler=none, logger=none
         return
     if group == "model":
-        obj = instantiate(node, in_shape=(1, 40), num_classes=10)
-        assert obj(torch.zeros(2, 1, 40)).shape == (2, 10)
+        shape = IMAGE_MODELS.get(option, (1, 40))
+        obj = build_model(node, shape, num_classes=10)
+        assert obj(torch.zeros(2, *shape)).shape == (2, 10)
     elif group == "optimizer":
         obj = instantiate(node)([torch.nn.Parameter(torch.zeros(1))])
         assert isinstance(obj, torch.optim.Optimizer)
     elif group == "scheduler":
         opt = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(1))])
         obj = instantiate(node)(opt)
-    elif group == "trainer" and option == "gpu" and not torch.cuda.is_available():
-        pytest.skip("no CUDA device here; composition and validation checked above")
     else:
         obj = instantiate(node)
     assert obj is not None

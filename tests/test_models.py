@@ -1,8 +1,8 @@
 import pytest
 import torch
-from hydra.utils import instantiate
 from torch import nn
 
+from biaslab.models.build import build_model
 from biaslab.models.cnn import CNN
 from biaslab.models.layers import has_bias
 from biaslab.models.mlp import MLP
@@ -41,7 +41,7 @@ def test_bias_rule(bias, norm, override, expected):
 
 def test_default_cnn_is_the_paper_convbase(make_cfg):
     cfg = make_cfg()
-    model = instantiate(cfg.model, in_shape=MNIST1D, num_classes=10)
+    model = build_model(cfg.model, MNIST1D, 10)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]
     assert [
         (c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0], c.padding[0]) for c in convs
@@ -54,7 +54,7 @@ def test_default_cnn_is_the_paper_convbase(make_cfg):
 
 
 def test_convbase_without_bias_has_5135_parameters(make_cfg):
-    model = instantiate(make_cfg("model.bias=false").model, in_shape=MNIST1D, num_classes=10)
+    model = build_model(make_cfg("model.bias=false").model, MNIST1D, 10)
     assert count_params(model)["params/total"] == 5135
     assert conv_biases(model) == 0
     assert model.head.bias is not None  # head_bias is its own knob
@@ -62,7 +62,7 @@ def test_convbase_without_bias_has_5135_parameters(make_cfg):
 
 def test_auto_bias_with_batch_norm_drops_every_conv_bias(make_cfg):
     cfg = make_cfg("model.bias=auto", "model.norm=batch")
-    model = instantiate(cfg.model, in_shape=MNIST1D, num_classes=10)
+    model = build_model(cfg.model, MNIST1D, 10)
     counts = count_params(model)
     assert conv_biases(model) == 0
     assert counts["params/norm"] == 3 * 2 * 25  # BN weight + shift per channel

@@ -204,9 +204,11 @@ def _abandon(logger: Logger) -> None:
         pass
 
 
-def make_logger(cfg: DictConfig) -> Logger | None:
+def make_logger(cfg: DictConfig, concurrent: bool = False) -> Logger | None:
     """The logger of ``cfg.logger`` (None for ``logger=none``), with W&B's run name defaulting
-    to the job's overrides and the full resolved config (secrets redacted) attached."""
+    to the job's overrides and the full resolved config (secrets redacted) attached.
+    ``concurrent``: the W&B runs already open in this process stay open (the members of a
+    seed-parallel job log side by side, each to its own run)."""
     if "_target_" not in cfg.logger:
         return None
     Path(cfg.logger.save_dir).mkdir(parents=True, exist_ok=True)
@@ -217,7 +219,7 @@ def make_logger(cfg: DictConfig) -> Logger | None:
         if cfg.logger.get("name") is None:
             extra["name"] = redact(job_name(), secrets)  # the overrides may hold a key
         # A run started while another is open would be merged into it: start fresh.
-        extra["reinit"] = "finish_previous"
+        extra["reinit"] = "create_new" if concurrent else "finish_previous"
         logger = _wandb_logger(cfg, extra, secrets)
     else:
         logger = instantiate(cfg.logger)

@@ -19,15 +19,19 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from biaslab import tracking
+from biaslab import distributed, tracking
 from biaslab.config import ConfigError, validate
+from biaslab.data.download import DataUnavailable
 from biaslab.guards import Diverged, DivergenceGuard
+from biaslab.models.build import build_model
 from biaslab.results import write_results
+from biaslab.seed_parallel import parallel_seeds
 from biaslab.task import TASKS
 
 PACKAGES = (
     "biaslab",
     "torch",
+    "torchvision",
     "lightning",
     "torchmetrics",
     "hydra-core",
@@ -76,7 +80,10 @@ def _git_commit() -> str | None:
 
 
 def _overrides() -> list[str]:
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    if not HydraConfig.initialized():
+        return []
+    # as typed: an override like model.width=${nope} must be recorded, not resolved
+    return list(OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False))
 
 
 def _scalar(metrics: dict[str, Any], key: str) -> float | None:
@@ -101,13 +108,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     diverged), "results" (path), "run" (where the logger keeps it), "wall_s"}``.
     """
     _quiet_lightning()
+    if parallel_seeds(cfg) > 1:  # K seeds packed in this one job: one results.json per seed
+        from biaslab.seed_parallel.run import train as train_seed_parallel
+
+        return train_seed_parallel(cfg)
+    nprocs = distributed.ranks_to_spawn(cfg)
+    if nprocs:  # several devices: every rank runs this function (see biaslab.distributed)
+        return distributed.spawn(train, cfg, nprocs)
+    rank_zero = distributed.global_rank() == 0  # writes results.json and logs, alone
     started = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
     config = _resolved(cfg)
     secrets = tracking.secrets_in(config)
     record: dict[str, Any] = {
         "status": "failed",
-        "seed": cfg.get("seed"),
+        "seed": config.get("seed"),  # as given, if it does not resolve
         "overrides": tracking.redact(_overrides(), secrets),
         "config": tracking.redact(config, secrets),
         "versions": _versions(),
@@ -121,11 +136,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         data = instantiate(cfg.data)
         spec = data.spec
-        model = instantiate(cfg.model, in_shape=spec.input_shape, num_classes=spec.num_classes)
+        model = build_model(cfg.model, spec.input_shape, spec.num_classes)
         scheduler = instantiate(cfg.scheduler) if "_target_" in cfg.scheduler else None
         task = TASKS[spec.task](model, spec.num_classes, instantiate(cfg.optimizer), scheduler)
         record["params"] = task.params
-        logger = tracking.make_logger(cfg)
+        logger = tracking.make_logger(cfg) if rank_zero else None
         record["run"] = tracking.run_location(logger)
         if logger is not None:
             logger.log_metrics(task.params, step=0)
@@ -148,6 +163,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             enable_checkpointing=bool(cfg.checkpoint.every_n_steps),
         )
         record["device"] = str(trainer.strategy.root_device)
+        record["world_size"] = trainer.world_size
         resume_from = ckpt_dir / "last.ckpt" if cfg.resume else None
         if resume_from is not None and not resume_from.exists():
             log.info("resume=true but %s does not exist: starting from scratch", resume_from)
@@ -190,7 +206,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     finally:
         record["metrics"] = metrics
         record["timing"] = {**record.get("timing", {}), "total_s": time.perf_counter() - started}
-        path = write_results(out_dir, record)
+        path = write_results(out_dir, record) if rank_zero else out_dir / "results.json"
         tracking.finish(logger, {**record.get("params", {}), **metrics}, record["status"])
     optimized = _scalar(metrics, cfg.optimized_metric)
     return {
@@ -240,10 +256,15 @@ def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: train, print a summary, return the optimized metric to a sweeper."""
     try:
         result = train(cfg)
-    except ConfigError as e:
+    except (ConfigError, DataUnavailable) as e:
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # Hydra records the job as failed and runs the rest of the sweep
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    print_summary(result)
+    if "members" in result:  # a seed-parallel job
+        from biaslab.seed_parallel.run import print_summary as print_members
+
+        print_members(result)
+    else:
+        print_summary(result)
     return result["optimized"]

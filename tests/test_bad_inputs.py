@@ -1,0 +1,133 @@
+"""Every row of docs/bad-inputs.md, run as the table says: the exact line it prints, its exit
+code, and that nothing trained. The rows are read from the document, so the two cannot drift.
+
+Most rows run in-process (``biaslab.train.main`` on the composed config; Hydra's own errors
+from composing); two run ``train.py`` for real: the output-path row, which ``make_cfg`` would
+overwrite and which must leave no folder, and one error printed by Hydra itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hydra.core.hydra_config import HydraConfig
+
+from biaslab.config import ConfigError, check_paths
+from biaslab.results import read_results
+from biaslab.train import main
+
+from .conftest import CONF, ROOT
+
+DOC = ROOT / "docs" / "bad-inputs.md"
+COMMAND = ["logger=none", "trainer.max_steps=1"]  # every row's input follows these
+CLI_ROWS = ("paths.output_dir=../elsewhere", "model=foo")
+
+
+@dataclass(frozen=True)
+class Row:
+    input: str
+    prints: str
+    exit: int
+    refused: str
+    allowed: str
+
+    @property
+    def overrides(self) -> list[str]:
+        return shlex.split(self.input)
+
+
+def read_table(path: Path = DOC) -> list[Row]:
+    """The rows of the markdown table whose first cell is a backquoted input."""
+    rows = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split(" | ")]
+        assert len(cells) == 5, f"a row needs 5 cells: {line}"
+        rows.append(Row(cells[0], cells[1], int(cells[2]), cells[3], cells[4]))
+    return rows
+
+
+ROWS = read_table()
+OURS = [r for r in ROWS if r.exit == 2 and not r.input.startswith("paths.output_dir=")]
+HYDRA = [r for r in ROWS if r.exit != 2]
+CLI = [r for r in ROWS if r.input in CLI_ROWS]
+
+
+def _squeeze(text: str) -> str:
+    # lists print as [8, 0] or ['a', 'b'] for the typed [8,0] or [a,b]
+    return text.replace(" ", "").replace("'", "")
+
+
+def test_table_covers_enough_inputs():
+    assert len(ROWS) >= 20, f"docs/bad-inputs.md lists {len(ROWS)} inputs"
+    assert len({r.input for r in ROWS}) == len(ROWS), "an input is listed twice"
+    assert [r.input for r in CLI] == list(CLI_ROWS)
+
+
+@pytest.mark.parametrize("row", OURS, ids=[r.input for r in OURS])
+def test_refused_with_one_line_before_training(make_cfg, tmp_path, monkeypatch, capsys, row):
+    monkeypatch.chdir(tmp_path)  # a relative path in a row stays in here
+    cfg = make_cfg(*COMMAND, *row.overrides, output_dir=tmp_path / "out")
+    # the "refused" column: the Hydra callback's check, before any folder, or train()'s
+    if row.refused == "before the run folder":
+        with pytest.raises(ConfigError):
+            check_paths(cfg, HydraConfig.get())
+    else:
+        assert row.refused == "before training"
+        check_paths(cfg, HydraConfig.get())
+    with pytest.raises(SystemExit) as exit_info:
+        main(cfg)
+    assert exit_info.value.code == row.exit
+    assert capsys.readouterr().err.splitlines() == [row.prints]
+    # it names the key and the value: the one typed, or the one a combination blames
+    named = row.prints.removeprefix("error: ").split(" is not allowed")[0]
+    typed = [o.lstrip("+") for o in row.overrides]
+    assert any(_squeeze(o) in _squeeze(row.prints) for o in typed) or named in typed, named
+    rec = read_results(tmp_path / "out")  # the attempt is on record, and nothing trained
+    assert rec["status"] == "failed" and rec["error"]["type"] == "ConfigError"
+    assert rec["metrics"] == {} and "params" not in rec
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize("row", HYDRA, ids=[r.input for r in HYDRA])
+def test_hydra_refuses_while_composing(make_cfg, row):
+    assert row.exit == 1 and row.refused == "Hydra"
+    with pytest.raises(Exception) as error:
+        make_cfg(*COMMAND, *row.overrides)
+    assert str(error.value).splitlines()[0] == row.prints
+    missing = re.match(r"In 'config': Could not find '(\w+)/", row.prints)
+    if missing:  # an unknown option: Hydra lists the group's options
+        options = [p.stem for p in (CONF / missing[1]).glob("*.yaml")]
+        assert options and all(f"\t{o}\n" in str(error.value) for o in options)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", CLI, ids=[r.input for r in CLI])
+def test_command_line(tmp_path, row):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *COMMAND, *row.overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == row.exit, proc.stderr[-2000:]
+    lines = proc.stderr.splitlines()
+    if row.exit == 2:
+        assert lines == [row.prints]
+    else:
+        assert lines[0] == row.prints
+    # refused before Hydra made any folder: none here, none where the path pointed
+    assert not list(cwd.iterdir()) and not (tmp_path / "elsewhere").exists()
