@@ -35,11 +35,16 @@ bench: install
 # multirun.yaml under results/$(EXP)/runs, and the report built from those copies, e.g.
 #   make publish EXP=first_layer SWEEP=multirun/first_layer/2026-11-28_17-39-27-123456 \
 #        ARGS="--compare model.first_bias"
+# SWEEP may name several sweep folders: each is kept in runs/<its folder name>.
 publish: install
-	test -n "$(EXP)" -a -d "$(SWEEP)" || { echo "usage: make publish EXP=name SWEEP=dir [ARGS=...]"; exit 2; }
+	test -n "$(EXP)" -a -n "$(SWEEP)" || { echo "usage: make publish EXP=name SWEEP='dir [dir…]' [ARGS=...]"; exit 2; }
+	for d in $(SWEEP); do test -f $$d/multirun.yaml || { echo "$$d: no multirun.yaml"; exit 2; }; done
 	rm -rf results/$(EXP)/runs && mkdir -p results/$(EXP)/runs
-	cp $(SWEEP)/multirun.yaml results/$(EXP)/runs/
-	cd $(SWEEP) && find . -name results.json -exec cp --parents {} $(CURDIR)/results/$(EXP)/runs/ \;
+	set -e; for d in $(SWEEP); do \
+	  dest=results/$(EXP)/runs; [ $(words $(SWEEP)) -eq 1 ] || dest=$$dest/$$(basename $$d); \
+	  mkdir -p $$dest && cp $$d/multirun.yaml $$dest/; \
+	  (cd $$d && find . -name results.json -exec cp --parents {} $(CURDIR)/$$dest/ \;); \
+	done
 	$(PY) -m biaslab.report results/$(EXP)/runs --out results/$(EXP) $(ARGS)
 
 clean:
