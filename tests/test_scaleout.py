@@ -9,6 +9,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from biaslab import distributed
 from biaslab.data.base import TensorBatches
@@ -62,6 +63,8 @@ def test_ranks_are_spawned_only_where_lightning_would_relaunch_the_script(
     assert ranks("trainer=ddp_cpu", "model.width=0") == 0  # train() reports the bad value
     monkeypatch.setenv("LOCAL_RANK", "1")  # a rank already started (torchrun, srun, spawn)
     assert ranks("trainer=ddp_cpu") == 0
+    # asking does not leave this process believing it is rank 1 (W&B would log nothing)
+    assert rank_zero_only.rank == 0
 
 
 @pytest.mark.slow

@@ -56,6 +56,7 @@ def ranks_to_spawn(cfg: DictConfig) -> int:
         str(trainer_cfg.get("devices", 1)) == "1" and str(trainer_cfg.get("num_nodes", 1)) == "1"
     ):
         return 0
+    rank = rank_zero_only.rank  # a Trainer sets this process-wide; the probe must not
     try:
         validate(cfg)
         OmegaConf.to_container(cfg, resolve=True)  # spawn() hands the ranks resolved values
@@ -63,6 +64,8 @@ def ranks_to_spawn(cfg: DictConfig) -> int:
         probe = instantiate(trainer_cfg, logger=False, callbacks=[], enable_checkpointing=False)
     except Exception:
         return 0
+    finally:
+        rank_zero_only.rank = rank
     strategy = probe.strategy
     if (
         isinstance(getattr(strategy, "launcher", None), _SubprocessScriptLauncher)
