@@ -18,7 +18,8 @@ NOISE = np.random.default_rng(0).normal(0.0, 0.002, size=(64,))
 
 def write_run(root: Path, name: str, *, seed: int, bias, width: int = 25,
               metrics: dict | None = None, status: str = "completed", error: dict | None = None,
-              acc: float | None = None, extra: dict | None = None) -> Path:
+              acc: float | None = None, extra: dict | None = None,
+              record: dict | None = None) -> Path:
     """A results.json shaped like train.py's, including the keys that differ per run for
     bookkeeping only (output paths, shuffle seed) and must not split groups."""
     out = root / name
@@ -33,6 +34,7 @@ def write_run(root: Path, name: str, *, seed: int, bias, width: int = 25,
         **(extra or {}),
     }
     record = {
+        **(record or {}),
         "status": status, "seed": seed,
         "overrides": [f"model.bias={str(bias).lower()}", f"model.width={width}", f"seed={seed}"],
         "config": config,
@@ -370,3 +372,13 @@ def test_provenance_flags_runs_made_with_different_versions():
     assert "- Software: torch 2.13.0 (2 runs); torch 2.14.1 (1 runs)" in lines
     assert f"- Code (git commit): {'a' * 12} (2 runs); {'b' * 12} (1 runs)" in lines
     assert "- Wall time: 0.5 min over 3 runs (median 10.0 s, max 10.0 s per run)" in lines
+
+
+def test_seed_parallel_members_count_their_job_time_once(tmp_path):
+    for job, seconds in (("a", 50.0), ("b", 70.0)):
+        for member in range(3):
+            write_run(tmp_path, f"{job}{member}", seed=member, bias=job == "b", acc=0.8,
+                      record={"seed_parallel": {"job_dir": job, "member": member},
+                                        "timing": {"total_s": seconds}})
+    lines = report.provenance(report.load_files([tmp_path]))
+    assert "- Wall time: 2.0 min over 2 jobs (6 runs) (median 60.0 s, max 70.0 s per job)" in lines

@@ -74,8 +74,10 @@ def from_record(record: dict[str, Any], source: str) -> Run:
     if isinstance(error, dict):
         error = f"{error.get('type', 'Error')}: {error.get('message', '')}"
     seed = record.get("seed", config.get("seed"))
+    # a seed-parallel member records its whole job's time: the job is what took it
+    job = (record.get("seed_parallel") or {}).get("job_dir") or source
     provenance = {"versions": record.get("versions") or {}, "git_commit": record.get("git_commit"),
-                  "device": record.get("device"),
+                  "device": record.get("device"), "job": job,
                   "total_s": (record.get("timing") or {}).get("total_s")}
     return Run(source, record.get("status", "unknown"), seed, config,
                dict(record.get("metrics") or {}), dict(record.get("params") or {}), error,
@@ -412,10 +414,15 @@ def provenance(runs: Sequence[Run]) -> list[str]:
     commits = [(p.get("git_commit") or "unknown")[:12] for p in recorded]
     lines.append(f"- Code (git commit): {_tally(commits)}")
     lines.append(f"- Device: {_tally(str(p.get('device') or 'unknown') for p in recorded)}")
-    times = [float(p["total_s"]) for p in recorded if p.get("total_s") is not None]
-    if times:
-        lines.append(f"- Wall time: {sum(times) / 60:.1f} min over {len(times)} runs "
-                     f"(median {np.median(times):.1f} s, max {max(times):.1f} s per run)")
+    jobs = {p.get("job", i): float(p["total_s"]) for i, p in enumerate(recorded)
+            if p.get("total_s") is not None}
+    if jobs:
+        times = list(jobs.values())
+        n_runs = sum(p.get("total_s") is not None for p in recorded)
+        over = f"{n_runs} runs" if n_runs == len(jobs) else f"{len(jobs)} jobs ({n_runs} runs)"
+        each = "run" if n_runs == len(jobs) else "job"
+        lines.append(f"- Wall time: {sum(times) / 60:.1f} min over {over} "
+                     f"(median {np.median(times):.1f} s, max {max(times):.1f} s per {each})")
     return lines
 
 
