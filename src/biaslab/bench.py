@@ -660,6 +660,20 @@ def main(argv: list[str] | None = None) -> dict:
                 flush=True,
             )
         e2e = end_to_end(ROOT, work, args.data_dir, args.threads) if args.e2e else None
+    settings = {
+        "torch_threads": torch.get_num_threads(),
+        "overrides": base,
+        "validation": "off during throughput runs (++trainer.limit_val_batches=0)",
+    }
+    report = write_report(
+        args, plan, settings, {"cases": results, "overhead": overhead, "e2e": e2e}
+    )
+    print_report(report)
+    return report
+
+
+def write_report(args: argparse.Namespace, plan: Plan, settings: dict, body: dict) -> dict:
+    """The JSON report at ``args.out``: where and how it was measured, then ``body``."""
     report = {
         "device": _device_info(),
         "versions": _versions(),
@@ -669,17 +683,12 @@ def main(argv: list[str] | None = None) -> dict:
             "windows_per_round": plan.windows_per_round,
             "window_s": plan.window_s,
             "wandb_mode": os.environ["WANDB_MODE"],
-            "torch_threads": torch.get_num_threads(),
-            "overrides": base,
-            "validation": "off during throughput runs (++trainer.limit_val_batches=0)",
+            **settings,
         },
-        "cases": results,
-        "overhead": overhead,
-        "e2e": e2e,
+        **body,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print_report(report)
     return report
 
 

@@ -13,7 +13,6 @@ offline: what a seed sweep costs) against the one job.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -30,11 +29,10 @@ import biaslab.train as train_module
 from biaslab.bench import (
     Plan,
     Windows,
-    _device_info,
     _steps_for,
-    _versions,
     compose_cfg,
     raw_device,
+    write_report,
 )
 
 WIDTH = 8  # the regime packing is for: a model too small to keep a device busy
@@ -187,20 +185,6 @@ def run(
     """The ``--parallel-seeds`` mode of ``python -m biaslab.bench``: measure, write
     ``args.out``, print."""
     result = bench_parallel_seeds(args.parallel_seeds, conf_dir, work, base, plan, steps)
-    report = {
-        "device": _device_info(),
-        "versions": _versions(),
-        "settings": {
-            "quick": args.quick,
-            "rounds": plan.rounds,
-            "windows_per_round": plan.windows_per_round,
-            "window_s": plan.window_s,
-            "wandb_mode": os.environ["WANDB_MODE"],
-            "threads": args.threads,
-        },
-        "parallel_seeds": result,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    report = write_report(args, plan, {"threads": args.threads}, {"parallel_seeds": result})
     print_parallel_seeds(report)
     return report

@@ -98,6 +98,21 @@ def _resolved(cfg: DictConfig) -> Any:
         return OmegaConf.to_container(cfg, resolve=False)
 
 
+def periodic_checkpoint(cfg: DictConfig, ckpt_dir: Path) -> list[ModelCheckpoint]:
+    """``checkpoints/last.ckpt`` every ``checkpoint.every_n_steps`` steps (none when null)."""
+    if not cfg.checkpoint.every_n_steps:
+        return []
+    return [
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="last",
+            every_n_train_steps=cfg.checkpoint.every_n_steps,
+            save_top_k=1,
+            enable_version_counter=False,
+        )
+    ]
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one configuration; always leaves results.json in ``paths.output_dir``,
     with status ``completed``, ``diverged`` (NaN/inf loss: training stopped, step recorded) or
@@ -145,17 +160,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if logger is not None:
             logger.log_metrics(task.params, step=0)
         ckpt_dir = out_dir / "checkpoints"
-        callbacks: list[L.Callback] = [DivergenceGuard()]
-        if cfg.checkpoint.every_n_steps:
-            callbacks.append(
-                ModelCheckpoint(
-                    dirpath=ckpt_dir,
-                    filename="last",
-                    every_n_train_steps=cfg.checkpoint.every_n_steps,
-                    save_top_k=1,
-                    enable_version_counter=False,
-                )
-            )
+        callbacks: list[L.Callback] = [DivergenceGuard(), *periodic_checkpoint(cfg, ckpt_dir)]
         trainer = instantiate(
             cfg.trainer,
             logger=logger if logger is not None else False,

@@ -21,7 +21,6 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab import tracking
@@ -35,7 +34,14 @@ from biaslab.seed_parallel import KEY, parallel_seeds
 from biaslab.seed_parallel.data import SeedParallelData
 from biaslab.seed_parallel.loggers import MemberLoggers
 from biaslab.seed_parallel.task import MemberGuard, SeedParallelClassifier, member_prefix
-from biaslab.train import _git_commit, _overrides, _quiet_lightning, _resolved, _versions
+from biaslab.train import (
+    _git_commit,
+    _overrides,
+    _quiet_lightning,
+    _resolved,
+    _versions,
+    periodic_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,17 +219,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 loggers[i].log_metrics(params, step=0)
         routed = {member_prefix(s): lg for s, lg in zip(seeds, loggers, strict=True) if lg}
         ckpt_dir = out_dir / "checkpoints"
-        callbacks: list[L.Callback] = [MemberGuard()]
-        if cfg.checkpoint.every_n_steps:
-            callbacks.append(
-                ModelCheckpoint(
-                    dirpath=ckpt_dir,
-                    filename="last",
-                    every_n_train_steps=cfg.checkpoint.every_n_steps,
-                    save_top_k=1,
-                    enable_version_counter=False,
-                )
-            )
+        callbacks: list[L.Callback] = [MemberGuard(), *periodic_checkpoint(cfg, ckpt_dir)]
         trainer = instantiate(
             cfg.trainer,
             logger=MemberLoggers(routed) if routed else False,
