@@ -13,9 +13,16 @@ from .test_train import _run_cli
 
 def test_a_diverging_run_stops_early_and_says_so(make_cfg, tmp_path):
     # lr 1e6 with plain SGD blows the weights up within a few steps
-    out = train(make_cfg("optimizer=sgd", "optimizer.lr=1e6", "optimizer.momentum=0.0",
-                         "optimizer.nesterov=false",
-                         "trainer.max_steps=200", "trainer.val_check_interval=100"))
+    out = train(
+        make_cfg(
+            "optimizer=sgd",
+            "optimizer.lr=1e6",
+            "optimizer.momentum=0.0",
+            "optimizer.nesterov=false",
+            "trainer.max_steps=200",
+            "trainer.val_check_interval=100",
+        )
+    )
     rec = read_results(tmp_path)
     assert rec["status"] == "diverged"
     d = rec["divergence"]
@@ -33,8 +40,15 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, data_dir):
     # value only the model rejects at build time: a kernel wider than the signal.
     sweep = tmp_path / "multirun"
     proc = _run_cli(
-        ["-m", "model.kernel_size=3,99", "trainer.max_steps=10", "trainer.val_check_interval=5",
-         "logger=none", f"paths.data_dir={data_dir}", f"hydra.sweep.dir={sweep}"],
+        [
+            "-m",
+            "model.kernel_size=3,99",
+            "trainer.max_steps=10",
+            "trainer.val_check_interval=5",
+            "logger=none",
+            f"paths.data_dir={data_dir}",
+            f"hydra.sweep.dir={sweep}",
+        ],
         tmp_path,
     )
     assert proc.returncode != 0  # the sweep as a whole reports the failure ...
@@ -55,16 +69,24 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
 
     from .conftest import ROOT
 
-    args = ["trainer.max_steps=3000", "trainer.val_check_interval=500", "logger=none",
-            "trainer.deterministic=true", "checkpoint.every_n_steps=100",
-            f"paths.data_dir={data_dir}"]
+    args = [
+        "trainer.max_steps=3000",
+        "trainer.val_check_interval=500",
+        "logger=none",
+        "trainer.deterministic=true",
+        "checkpoint.every_n_steps=100",
+        f"paths.data_dir={data_dir}",
+    ]
     whole = _run_cli([*args, f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path)
     assert whole.returncode == 0, whole.stderr[-2000:]
 
     killed_dir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args,
-                             f"hydra.run.dir={killed_dir}"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args, f"hydra.run.dir={killed_dir}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = killed_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 240
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -16,17 +16,35 @@ from biaslab.results import write_results
 NOISE = np.random.default_rng(0).normal(0.0, 0.002, size=(64,))
 
 
-def write_run(root: Path, name: str, *, seed: int, bias, width: int = 25,
-              metrics: dict | None = None, status: str = "completed", error: dict | None = None,
-              acc: float | None = None, extra: dict | None = None,
-              record: dict | None = None) -> Path:
+def write_run(
+    root: Path,
+    name: str,
+    *,
+    seed: int,
+    bias,
+    width: int = 25,
+    metrics: dict | None = None,
+    status: str = "completed",
+    error: dict | None = None,
+    acc: float | None = None,
+    extra: dict | None = None,
+    record: dict | None = None,
+) -> Path:
     """A results.json shaped like train.py's, including the keys that differ per run for
     bookkeeping only (output paths, shuffle seed) and must not split groups."""
     out = root / name
     config = {
-        "task_name": "train", "seed": seed, "tags": [], "optimized_metric": "val/acc",
-        "model": {"_target_": "biaslab.models.cnn.CNN", "width": width, "depth": 3,
-                  "bias": bias, "kernel_size": [5, 3, 3]},
+        "task_name": "train",
+        "seed": seed,
+        "tags": [],
+        "optimized_metric": "val/acc",
+        "model": {
+            "_target_": "biaslab.models.cnn.CNN",
+            "width": width,
+            "depth": 3,
+            "bias": bias,
+            "kernel_size": [5, 3, 3],
+        },
         "data": {"seed": 42, "shuffle_seed": seed, "data_dir": "/tmp/data"},
         "trainer": {"max_steps": 100, "default_root_dir": str(out)},
         "paths": {"output_dir": str(out), "data_dir": "/tmp/data"},
@@ -35,13 +53,17 @@ def write_run(root: Path, name: str, *, seed: int, bias, width: int = 25,
     }
     record = {
         **(record or {}),
-        "status": status, "seed": seed,
+        "status": status,
+        "seed": seed,
         "overrides": [f"model.bias={str(bias).lower()}", f"model.width={width}", f"seed={seed}"],
         "config": config,
         "metrics": metrics if metrics is not None else {"test/acc": acc, "test/loss": 1 - acc},
-        "params": {"params/total": 100 * width + (10 * width if bias is True else 0),
-                   "params/bias": 10 * width if bias is True else 0, "params/norm": 0,
-                   "params/trainable": 100 * width},
+        "params": {
+            "params/total": 100 * width + (10 * width if bias is True else 0),
+            "params/bias": 10 * width if bias is True else 0,
+            "params/norm": 0,
+            "params/trainable": 100 * width,
+        },
     }
     if error:
         record["error"] = error
@@ -56,8 +78,9 @@ def bias_sweep(root: Path, *, gain: float, seeds=range(5), widths=(25,), true_se
             write_run(root, f"w{w}_s{s}_f", seed=s, bias=False, width=w, acc=base)
         for s in true_seeds if true_seeds is not None else seeds:
             base = 0.70 + 0.01 * s + NOISE[s]
-            write_run(root, f"w{w}_s{s}_t", seed=s, bias=True, width=w,
-                      acc=base + gain + NOISE[32 + s])
+            write_run(
+                root, f"w{w}_s{s}_t", seed=s, bias=True, width=w, acc=base + gain + NOISE[32 + s]
+            )
 
 
 def build(root: Path, **kw) -> report.Report:
@@ -115,13 +138,21 @@ def test_baseline_option_flips_the_comparison(tmp_path):
 def test_non_boolean_baseline_is_first_in_sorted_order(tmp_path):
     for s in range(3):
         for width in (64, 8, 16):
-            write_run(tmp_path, f"s{s}_w{width}", seed=s, bias=True, width=width,
-                      acc=0.5 + width / 200 + NOISE[s + width % 50])
+            write_run(
+                tmp_path,
+                f"s{s}_w{width}",
+                seed=s,
+                bias=True,
+                width=width,
+                acc=0.5 + width / 200 + NOISE[s + width % 50],
+            )
     rep = build(tmp_path, compare="model.width")
     assert rep.baseline == 8
     assert [a.value for a in rep.groups[0].arms] == [8, 16, 64]
-    assert [c.verdict.split(":")[0] for c in rep.groups[0].comparisons] == \
-        ["width=16 helps", "width=64 helps"]
+    assert [c.verdict.split(":")[0] for c in rep.groups[0].comparisons] == [
+        "width=16 helps",
+        "width=64 helps",
+    ]
 
 
 def test_lower_is_better_metric(tmp_path):
@@ -138,8 +169,9 @@ def _mse_runs(root: Path, base: float, gain: float):
     for s in range(5):
         for bias in (False, True):
             value = base - (gain if bias else 0.0) + NOISE[s + 10 * bias]
-            write_run(root, f"s{s}_{bias}", seed=s, bias=bias,
-                      metrics={"test/mse_over_baseline": value})
+            write_run(
+                root, f"s{s}_{bias}", seed=s, bias=bias, metrics={"test/mse_over_baseline": value}
+            )
 
 
 def test_over_baseline_metric_that_beats_no_trivial_predictor_is_inconclusive(tmp_path):
@@ -157,10 +189,18 @@ def test_over_baseline_metric_with_an_arm_below_cutoff_gets_a_verdict(tmp_path):
 
 def test_failed_diverged_and_incomplete_runs_are_listed(tmp_path):
     bias_sweep(tmp_path, gain=0.03)
-    write_run(tmp_path, "crashed", seed=7, bias=True, status="failed", metrics={},
-              error={"type": "RuntimeError", "message": "CUDA out of memory"})
-    write_run(tmp_path, "nan", seed=8, bias=True, status="diverged",
-              metrics={"test/acc": float("nan")})
+    write_run(
+        tmp_path,
+        "crashed",
+        seed=7,
+        bias=True,
+        status="failed",
+        metrics={},
+        error={"type": "RuntimeError", "message": "CUDA out of memory"},
+    )
+    write_run(
+        tmp_path, "nan", seed=8, bias=True, status="diverged", metrics={"test/acc": float("nan")}
+    )
     write_run(tmp_path, "nometric", seed=9, bias=True, metrics={"val/acc": 0.5})
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "results.json").write_text("{not json")
@@ -222,7 +262,9 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
     assert len(rep.groups) == 4
     report.write_outputs(rep, tmp_path / "out")
     assert sorted(p.name for p in rep.plots) == [
-        "sweep_00_trainer.max_steps=100.png", "sweep_01_trainer.max_steps=200.png"]
+        "sweep_00_trainer.max_steps=100.png",
+        "sweep_01_trainer.max_steps=200.png",
+    ]
     assert all(p.stat().st_size > 0 for p in rep.plots)
 
 
@@ -236,7 +278,8 @@ def test_without_a_width_sweep_one_figure_shows_every_group(tmp_path):
 def test_provenance_names_the_sweep_command_and_versions(tmp_path):
     bias_sweep(tmp_path, gain=0.03)
     (tmp_path / "multirun.yaml").write_text(
-        "hydra:\n  overrides:\n    task:\n    - +experiment=first_layer\n    - seed=0,1\n")
+        "hydra:\n  overrides:\n    task:\n    - +experiment=first_layer\n    - seed=0,1\n"
+    )
     assert report.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
     md = (tmp_path / "out" / "report.md").read_text()
     assert "- Runs launched by: `python train.py -m +experiment=first_layer seed=0,1`" in md
@@ -245,9 +288,18 @@ def test_provenance_names_the_sweep_command_and_versions(tmp_path):
 def test_bookkeeping_keys_do_not_split_groups(tmp_path):
     for s in range(3):
         for bias in (False, True):
-            write_run(tmp_path, f"s{s}_{bias}", seed=s, bias=bias, acc=0.7,
-                      extra={"train": {"parallel_jobs": s + 1}, "hydra": {"job": {"num": s}},
-                             "tags": [f"t{s}"]})
+            write_run(
+                tmp_path,
+                f"s{s}_{bias}",
+                seed=s,
+                bias=bias,
+                acc=0.7,
+                extra={
+                    "train": {"parallel_jobs": s + 1},
+                    "hydra": {"job": {"num": s}},
+                    "tags": [f"t{s}"],
+                },
+            )
     assert build(tmp_path).group_keys == []
 
 
@@ -306,17 +358,34 @@ class FakeApi:
 
 
 def fake_wandb_run(seed, bias, acc, state="finished"):
-    config = {"seed": seed, "model": {"bias": bias, "width": 8},
-              "paths": {"output_dir": f"/x/{seed}{bias}"}, "_wandb": {"cli_version": "0.31"}}
-    summary = {"test/acc": acc, "params/total": 900, "params/bias": 80 if bias else 0,
-               "_step": 10, "_runtime": 3.2}
-    return SimpleNamespace(config=config, summary=summary, state=state, id=f"r{seed}{bias}",
-                           url=f"https://wandb.ai/me/biaslab/runs/r{seed}{bias}")
+    config = {
+        "seed": seed,
+        "model": {"bias": bias, "width": 8},
+        "paths": {"output_dir": f"/x/{seed}{bias}"},
+        "_wandb": {"cli_version": "0.31"},
+    }
+    summary = {
+        "test/acc": acc,
+        "params/total": 900,
+        "params/bias": 80 if bias else 0,
+        "_step": 10,
+        "_runtime": 3.2,
+    }
+    return SimpleNamespace(
+        config=config,
+        summary=summary,
+        state=state,
+        id=f"r{seed}{bias}",
+        url=f"https://wandb.ai/me/biaslab/runs/r{seed}{bias}",
+    )
 
 
 def test_wandb_runs_are_converted():
-    runs = [fake_wandb_run(s, b, 0.7 + 0.01 * s + (0.03 if b else 0) + NOISE[s + 8 * b])
-            for s in range(4) for b in (False, True)]
+    runs = [
+        fake_wandb_run(s, b, 0.7 + 0.01 * s + (0.03 if b else 0) + NOISE[s + 8 * b])
+        for s in range(4)
+        for b in (False, True)
+    ]
     runs.append(fake_wandb_run(9, True, None, state="crashed"))
     api = FakeApi(runs)
     loaded = report.load_wandb("me/biaslab", group="sweep1", api=api)
@@ -348,27 +417,44 @@ def test_batch_norm_groups_get_the_identity_section(tmp_path):
     for s in range(3):
         for bias in (True, False):
             for norm in ("batch", "none"):
-                write_run(tmp_path, f"{norm}_{bias}_{s}", seed=s, bias=bias, acc=0.7 + 0.01 * s,
-                          extra={"model": {"width": 25, "bias": bias, "norm": norm}})
+                write_run(
+                    tmp_path,
+                    f"{norm}_{bias}_{s}",
+                    seed=s,
+                    bias=bias,
+                    acc=0.7 + 0.01 * s,
+                    extra={"model": {"width": 25, "bias": bias, "norm": norm}},
+                )
     rep = report.build_report(report.load_files([tmp_path]))
     text = report.render_markdown(rep)
     assert "## The batch-norm identity" in text
     section = text.split("## The batch-norm identity")[1].split("##")[0]
     assert "model.norm=batch" in section and "model.norm=none" not in section
     # comparing anything but the bias says nothing about it
-    other = report.render_markdown(report.build_report(report.load_files([tmp_path]),
-                                                       compare="model.norm"))
+    other = report.render_markdown(
+        report.build_report(report.load_files([tmp_path]), compare="model.norm")
+    )
     assert "batch-norm identity" not in other
 
 
 def test_provenance_flags_runs_made_with_different_versions():
     def run(torch_version, commit):
-        return report.Run("x", "completed", 0, {}, provenance={
-            "versions": {"torch": torch_version}, "git_commit": commit, "device": "cpu",
-            "total_s": 10.0})
+        return report.Run(
+            "x",
+            "completed",
+            0,
+            {},
+            provenance={
+                "versions": {"torch": torch_version},
+                "git_commit": commit,
+                "device": "cpu",
+                "total_s": 10.0,
+            },
+        )
 
-    lines = report.provenance([run("2.13.0", "a" * 40), run("2.13.0", "a" * 40),
-                               run("2.14.1", "b" * 40)])
+    lines = report.provenance(
+        [run("2.13.0", "a" * 40), run("2.13.0", "a" * 40), run("2.14.1", "b" * 40)]
+    )
     assert "- Software: torch 2.13.0 (2 runs); torch 2.14.1 (1 runs)" in lines
     assert f"- Code (git commit): {'a' * 12} (2 runs); {'b' * 12} (1 runs)" in lines
     assert "- Wall time: 0.5 min over 3 runs (median 10.0 s, max 10.0 s per run)" in lines
@@ -377,8 +463,16 @@ def test_provenance_flags_runs_made_with_different_versions():
 def test_seed_parallel_members_count_their_job_time_once(tmp_path):
     for job, seconds in (("a", 50.0), ("b", 70.0)):
         for member in range(3):
-            write_run(tmp_path, f"{job}{member}", seed=member, bias=job == "b", acc=0.8,
-                      record={"seed_parallel": {"job_dir": job, "member": member},
-                                        "timing": {"total_s": seconds}})
+            write_run(
+                tmp_path,
+                f"{job}{member}",
+                seed=member,
+                bias=job == "b",
+                acc=0.8,
+                record={
+                    "seed_parallel": {"job_dir": job, "member": member},
+                    "timing": {"total_s": seconds},
+                },
+            )
     lines = report.provenance(report.load_files([tmp_path]))
     assert "- Wall time: 2.0 min over 2 jobs (6 runs) (median 60.0 s, max 70.0 s per job)" in lines

@@ -89,9 +89,9 @@ def test_tiny_adding_run_writes_results(make_cfg, tmp_path, capsys):
         "data.num_test=100",
         "model.hidden_size=8",
         "model.forget_bias=1",
-        "optimized_metric=val/mse",
         "+trainer.gradient_clip_val=1.0",
     )
+    assert cfg.optimized_metric is None  # a sweeper then gets the task's own metric
     out = train(cfg)
     m = read_results(tmp_path)["metrics"]
     assert m["test/mse_over_baseline"] == pytest.approx(m["test/mse"] * 6)

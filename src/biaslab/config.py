@@ -147,8 +147,8 @@ RULES: dict[str, Rule] = {
     "train.parallel_seeds": int_at_least(1),
     "tags": strings(64),  # W&B refuses longer tags
     "optimized_metric": (
-        lambda v: isinstance(v, str) and v.startswith("val/") and len(v) > 4,
-        "a validation metric such as val/acc (the test set never chooses)",
+        lambda v: v is None or (isinstance(v, str) and v.startswith("val/") and len(v) > 4),
+        "null or a validation metric such as val/acc (the test set never chooses)",
     ),
     "checkpoint.every_n_steps": optional(int_at_least(1)),
     "checkpoint.at_end": BOOL,
@@ -584,6 +584,21 @@ def _validation_can_run(cfg: DictConfig) -> None:
         )
 
 
+def _metric_is_recorded(cfg: DictConfig) -> None:
+    """A sweeper reads ``optimized_metric`` from the finished run: a name the task never logs
+    would score every trial NaN after all the training."""
+    metric, data = cfg.get("optimized_metric"), cfg.get("data")
+    if metric is None or data is None or "_target_" not in data:
+        return
+    from biaslab.task import TASKS  # imports Lightning: only once a config gets this far
+
+    task = TASKS[getattr(get_object(data._target_), "task", "classification")]
+    recorded = [*task.val_metrics, f"{task.best_metric}_best"]
+    if metric not in recorded:
+        allowed = f"one of {', '.join(recorded)} with data={_choice(cfg, 'data')}"
+        raise ConfigError("optimized_metric", metric, allowed)
+
+
 def _device_exists(cfg: DictConfig) -> None:
     accelerator, devices = cfg.trainer.get("accelerator"), cfg.trainer.get("devices")
     if accelerator not in ("gpu", "cuda", "mps"):
@@ -632,6 +647,7 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _nesterov_needs_momentum,
     _schedule_fits_steps,
     _validation_can_run,
+    _metric_is_recorded,
     _device_exists,
     _data_dir_usable,
 )

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch.distributed
 import torch.multiprocessing as mp
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
@@ -158,3 +159,7 @@ def _worker(rank, fn, cfg, hydra_cfg, nprocs, port, queue) -> None:
     result = fn(cfg)
     if rank == 0:
         queue.put(result)
+    # Gloo's worker threads must stop before the interpreter does: a rank that exits with its
+    # process group alive can abort ("terminate called without an active exception").
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

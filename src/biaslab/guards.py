@@ -13,8 +13,9 @@ class Diverged(RuntimeError):
 
     def __init__(self, step: int, loss: float, last_finite_loss: float | None):
         self.step, self.loss, self.last_finite_loss = step, loss, last_finite_loss
-        super().__init__(f"training loss became {loss} at step {step} "
-                         f"(last finite loss: {last_finite_loss})")
+        super().__init__(
+            f"training loss became {loss} at step {step} (last finite loss: {last_finite_loss})"
+        )
 
 
 class DivergenceGuard(L.Callback):

@@ -11,8 +11,9 @@ import numpy as np
 Point = tuple[float, float, float, float]
 
 
-def sweep_figure(path: str | Path, lines: Mapping[str, Sequence[Point]], *, title: str,
-                 ylabel: str) -> Path:
+def sweep_figure(
+    path: str | Path, lines: Mapping[str, Sequence[Point]], *, title: str, ylabel: str
+) -> Path:
     """Two panels, metric vs width (log2 x) and vs params/total (log x), each line with a
     shaded 95% CI band; saved as a PNG at ``path``."""
     # Imported here so that loading results and computing statistics never pay for matplotlib;
@@ -32,8 +33,14 @@ def sweep_figure(path: str | Path, lines: Mapping[str, Sequence[Point]], *, titl
             keep = np.isfinite(x) & (x > 0)  # a log axis cannot show a missing or zero count
             (line,) = ax.plot(x[keep], mean[keep], marker="o", label=label, color=color)
             color = line.get_color()  # the same arm keeps its color in both panels
-            ax.fill_between(x[keep], (mean - half)[keep], (mean + half)[keep], color=color,
-                            alpha=0.2, linewidth=0)
+            ax.fill_between(
+                x[keep],
+                (mean - half)[keep],
+                (mean + half)[keep],
+                color=color,
+                alpha=0.2,
+                linewidth=0,
+            )
     ax_w.set_xscale("log", base=2)
     ax_w.xaxis.set_major_formatter(ScalarFormatter())  # widths read 8, 16, 32, not 2^3, 2^4
     ax_w.set_xlabel("model.width")
@@ -49,8 +56,13 @@ def sweep_figure(path: str | Path, lines: Mapping[str, Sequence[Point]], *, titl
     return path
 
 
-def groups_figure(path: str | Path, groups: Mapping[str, Mapping[str, tuple[float, float]]], *,
-                  title: str, ylabel: str) -> Path:
+def groups_figure(
+    path: str | Path,
+    groups: Mapping[str, Mapping[str, tuple[float, float]]],
+    *,
+    title: str,
+    ylabel: str,
+) -> Path:
     """One column per group, one marker per arm at its mean with the 95% CI as an error bar;
     for sweeps without a width axis. ``groups[group label][arm label] = (mean, half-width)``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

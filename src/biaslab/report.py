@@ -32,11 +32,21 @@ ALPHA = 0.05
 # before a difference between arms means anything.
 TRIVIAL_CUTOFF = 0.9
 # Keys that differ between runs without being part of the experiment's design.
-IGNORED_KEYS = {"seed", "data.shuffle_seed", "trainer.default_root_dir", "data.data_dir", "tags",
-                "task_name"}
+IGNORED_KEYS = {
+    "seed",
+    "data.shuffle_seed",
+    "trainer.default_root_dir",
+    "data.data_dir",
+    "tags",
+    "task_name",
+}
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "train.parallel_", "_")
-WANDB_STATUS = {"finished": "completed", "crashed": "failed", "failed": "failed",
-                "killed": "failed"}
+WANDB_STATUS = {
+    "finished": "completed",
+    "crashed": "failed",
+    "failed": "failed",
+    "killed": "failed",
+}
 WIDTH = "model.width"
 
 
@@ -76,12 +86,23 @@ def from_record(record: dict[str, Any], source: str) -> Run:
     seed = record.get("seed", config.get("seed"))
     # a seed-parallel member records its whole job's time: the job is what took it
     job = (record.get("seed_parallel") or {}).get("job_dir") or source
-    provenance = {"versions": record.get("versions") or {}, "git_commit": record.get("git_commit"),
-                  "device": record.get("device"), "job": job,
-                  "total_s": (record.get("timing") or {}).get("total_s")}
-    return Run(source, record.get("status", "unknown"), seed, config,
-               dict(record.get("metrics") or {}), dict(record.get("params") or {}), error,
-               provenance)
+    provenance = {
+        "versions": record.get("versions") or {},
+        "git_commit": record.get("git_commit"),
+        "device": record.get("device"),
+        "job": job,
+        "total_s": (record.get("timing") or {}).get("total_s"),
+    }
+    return Run(
+        source,
+        record.get("status", "unknown"),
+        seed,
+        config,
+        dict(record.get("metrics") or {}),
+        dict(record.get("params") or {}),
+        error,
+        provenance,
+    )
 
 
 def load_files(paths: Iterable[str | Path]) -> list[Run]:
@@ -174,12 +195,15 @@ def fmt_p(p: float) -> str:
 
 def fmt_test(test: stats.PairedTest, metric: str) -> str:
     unit = " pts" if scale(metric) == 100.0 else ""
-    return (f"{fmt_num(test.diff, metric, sign=True)}{unit} [{fmt_num(test.ci_low, metric)}, "
-            f"{fmt_num(test.ci_high, metric)}], {fmt_p(test.p)}")
+    return (
+        f"{fmt_num(test.diff, metric, sign=True)}{unit} [{fmt_num(test.ci_low, metric)}, "
+        f"{fmt_num(test.ci_high, metric)}], {fmt_p(test.p)}"
+    )
 
 
-def verdict(label: str, test: stats.PairedTest | None, n_pairs: int, metric: str,
-            arm_means: Sequence[float]) -> str:
+def verdict(
+    label: str, test: stats.PairedTest | None, n_pairs: int, metric: str, arm_means: Sequence[float]
+) -> str:
     if metric.endswith("_over_baseline") and not any(m < TRIVIAL_CUTOFF for m in arm_means):
         # Two arms that both lose to a constant predictor differ in noise, not in learning.
         detail = f" ({fmt_test(test, metric)})" if test else ""
@@ -272,7 +296,7 @@ class Comparison:
     value: Any
     n_pairs: int
     test: stats.PairedTest | None
-    only_value: list[Any]     # seeds run with this value only
+    only_value: list[Any]  # seeds run with this value only
     only_baseline: list[Any]  # seeds run with the baseline only
     verdict: str
 
@@ -299,9 +323,13 @@ def _arm(value: Any, runs: Sequence[Run], metric: str) -> Arm:
     def counts(name: str) -> list[float]:
         return [float(r.params[name]) for r in runs if r.params.get(name) is not None]
 
-    return Arm(value, {s: float(np.mean(per_seed[s])) for s in seeds},
-               [s for s in seeds if len(per_seed[s]) > 1],
-               counts("params/total"), counts("params/bias"))
+    return Arm(
+        value,
+        {s: float(np.mean(per_seed[s])) for s in seeds},
+        [s for s in seeds if len(per_seed[s]) > 1],
+        counts("params/total"),
+        counts("params/bias"),
+    )
 
 
 def _label(compare: str, value: Any, baseline: Any) -> str:
@@ -309,8 +337,9 @@ def _label(compare: str, value: Any, baseline: Any) -> str:
     return leaf if value is True and baseline is False else f"{leaf}={fmt_value(value)}"
 
 
-def analyze(runs: Sequence[Run], compare: str, metric: str, baseline: Any,
-            group_keys: Sequence[str]) -> list[Group]:
+def analyze(
+    runs: Sequence[Run], compare: str, metric: str, baseline: Any, group_keys: Sequence[str]
+) -> list[Group]:
     buckets: dict[tuple[str, ...], list[Run]] = defaultdict(list)
     for r in runs:
         buckets[tuple(ident(r.config.get(k)) for k in group_keys)].append(r)
@@ -331,8 +360,9 @@ def analyze(runs: Sequence[Run], compare: str, metric: str, baseline: Any,
     return groups
 
 
-def _comparisons(arms: list[Arm], compare: str, metric: str,
-                 baseline: Any) -> tuple[list[Comparison], str | None]:
+def _comparisons(
+    arms: list[Arm], compare: str, metric: str, baseline: Any
+) -> tuple[list[Comparison], str | None]:
     base = arms[0] if ident(arms[0].value) == ident(baseline) else None
     if base is None:
         return [], f"no runs with {compare}={fmt_value(baseline)} (the baseline) in this group"
@@ -344,14 +374,20 @@ def _comparisons(arms: list[Arm], compare: str, metric: str,
         paired = [s for s in arm.by_seed if s in base.by_seed]
         test = None
         if len(paired) >= 2:
-            test = stats.paired_test([arm.by_seed[s] for s in paired],
-                                     [base.by_seed[s] for s in paired])
+            test = stats.paired_test(
+                [arm.by_seed[s] for s in paired], [base.by_seed[s] for s in paired]
+            )
         label = _label(compare, arm.value, baseline)
-        out.append(Comparison(
-            arm.value, len(paired), test,
-            [s for s in arm.by_seed if s not in base.by_seed],
-            [s for s in base.by_seed if s not in arm.by_seed],
-            verdict(label, test, len(paired), metric, means)))
+        out.append(
+            Comparison(
+                arm.value,
+                len(paired),
+                test,
+                [s for s in arm.by_seed if s not in base.by_seed],
+                [s for s in base.by_seed if s not in arm.by_seed],
+                verdict(label, test, len(paired), metric, means),
+            )
+        )
     return out, None
 
 
@@ -372,8 +408,13 @@ class Report:
     sweeps: list[str] = field(default_factory=list)  # commands that launched the runs
 
 
-def build_report(runs: Sequence[Run], compare: str = "model.bias", metric: str = "test/acc",
-                 baseline: str | None = None, command: str = "") -> Report:
+def build_report(
+    runs: Sequence[Run],
+    compare: str = "model.bias",
+    metric: str = "test/acc",
+    baseline: str | None = None,
+    command: str = "",
+) -> Report:
     if not any(compare in r.config for r in runs):
         raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")
     usable, problems = [], []
@@ -388,8 +429,18 @@ def build_report(runs: Sequence[Run], compare: str = "model.bias", metric: str =
     values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
     base = choose_baseline(values, baseline) if values else None
     groups = analyze(usable, compare, metric, base, group_keys) if usable else []
-    return Report(command, compare, metric, base, len(runs), swept, group_keys, groups, problems,
-                  provenance=provenance(runs))
+    return Report(
+        command,
+        compare,
+        metric,
+        base,
+        len(runs),
+        swept,
+        group_keys,
+        groups,
+        problems,
+        provenance=provenance(runs),
+    )
 
 
 def _tally(values: Iterable[str]) -> str:
@@ -407,22 +458,30 @@ def provenance(runs: Sequence[Run]) -> list[str]:
     if not recorded:
         return []
     lines = []
-    versions = [", ".join(f"{k} {v}" for k, v in p["versions"].items()) for p in recorded
-                if p.get("versions")]
+    versions = [
+        ", ".join(f"{k} {v}" for k, v in p["versions"].items())
+        for p in recorded
+        if p.get("versions")
+    ]
     if versions:
         lines.append(f"- Software: {_tally(versions)}")
     commits = [(p.get("git_commit") or "unknown")[:12] for p in recorded]
     lines.append(f"- Code (git commit): {_tally(commits)}")
     lines.append(f"- Device: {_tally(str(p.get('device') or 'unknown') for p in recorded)}")
-    jobs = {p.get("job", i): float(p["total_s"]) for i, p in enumerate(recorded)
-            if p.get("total_s") is not None}
+    jobs = {
+        p.get("job", i): float(p["total_s"])
+        for i, p in enumerate(recorded)
+        if p.get("total_s") is not None
+    }
     if jobs:
         times = list(jobs.values())
         n_runs = sum(p.get("total_s") is not None for p in recorded)
         over = f"{n_runs} runs" if n_runs == len(jobs) else f"{len(jobs)} jobs ({n_runs} runs)"
         each = "run" if n_runs == len(jobs) else "job"
-        lines.append(f"- Wall time: {sum(times) / 60:.1f} min over {over} "
-                     f"(median {np.median(times):.1f} s, max {max(times):.1f} s per {each})")
+        lines.append(
+            f"- Wall time: {sum(times) / 60:.1f} min over {over} "
+            f"(median {np.median(times):.1f} s, max {max(times):.1f} s per {each})"
+        )
     return lines
 
 
@@ -462,19 +521,26 @@ def _direction(metric: str) -> str:
 def render_markdown(rep: Report) -> str:
     c, m, base = rep.compare, rep.metric, fmt_value(rep.baseline)
     n_used = rep.n_runs - len(rep.problems)
-    out = [f"# Does `{c}` change `{m}`?", "",
-           f"Command: `{rep.command}`", "",
-           f"- Runs: {rep.n_runs} found, {n_used} used, {len(rep.problems)} not used "
-           "(see *Runs not used*)",
-           f"- Compared: `{c}`, baseline `{base}`",
-           f"- Metric: `{m}` ({_direction(m)})",
-           "- Grouped by: " + (", ".join(f"`{k}`" for k in rep.group_keys) or "nothing "
-                               "(no other config key was swept)"),
-           "", "## Verdicts", ""]
+    out = [
+        f"# Does `{c}` change `{m}`?",
+        "",
+        f"Command: `{rep.command}`",
+        "",
+        f"- Runs: {rep.n_runs} found, {n_used} used, {len(rep.problems)} not used "
+        "(see *Runs not used*)",
+        f"- Compared: `{c}`, baseline `{base}`",
+        f"- Metric: `{m}` ({_direction(m)})",
+        "- Grouped by: "
+        + (
+            ", ".join(f"`{k}`" for k in rep.group_keys) or "nothing (no other config key was swept)"
+        ),
+        "",
+        "## Verdicts",
+        "",
+    ]
     for g in rep.groups:
         for cmp in g.comparisons:
-            out.append(f"- **{g.label}** — `{c}={fmt_value(cmp.value)}` vs `{base}`: "
-                       f"{cmp.verdict}")
+            out.append(f"- **{g.label}** — `{c}={fmt_value(cmp.value)}` vs `{base}`: {cmp.verdict}")
         if g.note:
             out.append(f"- **{g.label}** — {g.note}")
     if not rep.groups:
@@ -482,21 +548,35 @@ def render_markdown(rep: Report) -> str:
     out += ["", "## Results by group", ""]
     for g in rep.groups:
         out += [f"### {g.label}", ""]
-        out += _md_table([c, "n", f"{m} mean ± std", "seeds", "params/total", "params/bias"],
-                         [[fmt_value(a.value), a.n, _mean_std(a, m), _seeds(a.by_seed),
-                           _counts(a.params_total), _counts(a.params_bias)] for a in g.arms])
+        out += _md_table(
+            [c, "n", f"{m} mean ± std", "seeds", "params/total", "params/bias"],
+            [
+                [
+                    fmt_value(a.value),
+                    a.n,
+                    _mean_std(a, m),
+                    _seeds(a.by_seed),
+                    _counts(a.params_total),
+                    _counts(a.params_bias),
+                ]
+                for a in g.arms
+            ],
+        )
         out.append("")
         for cmp in g.comparisons:
-            out.append(f"- `{fmt_value(cmp.value)}` − `{base}`, paired over {cmp.n_pairs} "
-                       f"seeds: {cmp.verdict}")
+            out.append(
+                f"- `{fmt_value(cmp.value)}` − `{base}`, paired over {cmp.n_pairs} "
+                f"seeds: {cmp.verdict}"
+            )
         out.append("")
     out += _batch_norm_note(rep)
     out += ["## Runs not used", ""]
     if rep.problems:
         out.append("Failed, diverged or incomplete runs, excluded from every statistic above:")
         out.append("")
-        out += _md_table(["run", "status", "error"],
-                         [[s, st, (why or "")[:300]] for s, st, why in rep.problems])
+        out += _md_table(
+            ["run", "status", "error"], [[s, st, (why or "")[:300]] for s, st, why in rep.problems]
+        )
     else:
         out.append(f"None: every run completed with a finite `{m}`.")
     out += ["", "## Seeds", "", _seeds_note(rep), "", "## Method", "", _method(rep), ""]
@@ -515,54 +595,83 @@ def _batch_norm_note(rep: Report) -> list[str]:
     if rep.compare != "model.bias" or not labels:
         return []
     return [
-        "## The batch-norm identity", "",
+        "## The batch-norm identity",
+        "",
         "In " + ", ".join(f"**{lb}**" for lb in labels) + " every conv is followed by a batch "
         "norm. In training mode the norm subtracts the per-channel batch mean, which contains "
         "the conv's bias, so the output does not depend on the bias and its gradient is zero "
         "(exactly, up to rounding); in eval mode the bias folds into the running mean. "
         "`tests/test_bn_identity.py` checks both on this project's model builder in float64. "
         "There `bias=true` is pure overhead: the extra `params/bias` above, and on a GPU the "
-        "throughput a bias add costs. `bias=auto` drops exactly these biases.", "",
+        "throughput a bias add costs. `bias=auto` drops exactly these biases.",
+        "",
     ]
 
 
 def _seeds_note(rep: Report) -> str:
-    lines = ["Runs are paired by seed: a seed run with one value only counts in that value's "
-             "mean ± std but not in the paired difference."]
+    lines = [
+        "Runs are paired by seed: a seed run with one value only counts in that value's "
+        "mean ± std but not in the paired difference."
+    ]
     for g in rep.groups:
         for cmp in g.comparisons:
             if cmp.only_value:
-                lines.append(f"- {g.label}: seeds only with `{fmt_value(cmp.value)}`: "
-                             f"{_seeds(cmp.only_value)}")
+                lines.append(
+                    f"- {g.label}: seeds only with `{fmt_value(cmp.value)}`: "
+                    f"{_seeds(cmp.only_value)}"
+                )
             if cmp.only_baseline:
-                lines.append(f"- {g.label}: seeds only with `{fmt_value(rep.baseline)}` "
-                             f"(unpaired against `{fmt_value(cmp.value)}`): "
-                             f"{_seeds(cmp.only_baseline)}")
+                lines.append(
+                    f"- {g.label}: seeds only with `{fmt_value(rep.baseline)}` "
+                    f"(unpaired against `{fmt_value(cmp.value)}`): "
+                    f"{_seeds(cmp.only_baseline)}"
+                )
         for a in g.arms:
             if a.duplicates:
-                lines.append(f"- {g.label}, `{fmt_value(a.value)}`: seeds run more than once "
-                             f"(their results averaged): {_seeds(a.duplicates)}")
+                lines.append(
+                    f"- {g.label}, `{fmt_value(a.value)}`: seeds run more than once "
+                    f"(their results averaged): {_seeds(a.duplicates)}"
+                )
     if len(lines) == 1:
         lines.append("Every group ran the same seeds for every compared value.")
     return "\n".join(lines)
 
 
 def _method(rep: Report) -> str:
-    text = (f"Each non-baseline value is compared with the baseline by a {stats.METHOD}. "
-            f"A difference is significant when p < {ALPHA}. Verdicts need at least 2 paired "
-            f"seeds. mean ± std is over the seeds of one arm (std with n-1); the plots' bands "
-            f"are each arm's 95% CI of the mean, not of the paired difference. "
-            f"For `{rep.metric}` {_direction(rep.metric)}, so \"helps\" means "
-            f"{'lower' if lower_is_better(rep.metric) else 'higher'}. summary.csv holds the "
-            f"same numbers in raw metric units.")
+    text = (
+        f"Each non-baseline value is compared with the baseline by a {stats.METHOD}. "
+        f"A difference is significant when p < {ALPHA}. Verdicts need at least 2 paired "
+        f"seeds. mean ± std is over the seeds of one arm (std with n-1); the plots' bands "
+        f"are each arm's 95% CI of the mean, not of the paired difference. "
+        f'For `{rep.metric}` {_direction(rep.metric)}, so "helps" means '
+        f"{'lower' if lower_is_better(rep.metric) else 'higher'}. summary.csv holds the "
+        f"same numbers in raw metric units."
+    )
     if rep.metric.endswith("_over_baseline"):
-        text += (f" The metric is relative to a trivial predictor (1.0); a group where no arm's "
-                 f"mean is below {TRIVIAL_CUTOFF} is reported as inconclusive.")
+        text += (
+            f" The metric is relative to a trivial predictor (1.0); a group where no arm's "
+            f"mean is below {TRIVIAL_CUTOFF} is reported as inconclusive."
+        )
     return text
 
 
-CSV_STATS = ["metric", "n", "mean", "std", "params_total", "params_bias", "baseline", "n_paired",
-             "diff", "ci_low", "ci_high", "p", "verdict", "seeds", "unpaired_seeds"]
+CSV_STATS = [
+    "metric",
+    "n",
+    "mean",
+    "std",
+    "params_total",
+    "params_bias",
+    "baseline",
+    "n_paired",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p",
+    "verdict",
+    "seeds",
+    "unpaired_seeds",
+]
 
 
 def write_csv(rep: Report, path: Path) -> None:
@@ -574,11 +683,19 @@ def write_csv(rep: Report, path: Path) -> None:
             for a in g.arms:
                 cmp = by_value.get(ident(a.value))
                 t = cmp.test if cmp else None
-                row = [fmt_value(v) for _, v in g.key] + [fmt_value(a.value), rep.metric, a.n,
-                                                          a.mean, a.std]
-                row += [np.mean(a.params_total) if a.params_total else "",
-                        np.mean(a.params_bias) if a.params_bias else "",
-                        fmt_value(rep.baseline), cmp.n_pairs if cmp else ""]
+                row = [fmt_value(v) for _, v in g.key] + [
+                    fmt_value(a.value),
+                    rep.metric,
+                    a.n,
+                    a.mean,
+                    a.std,
+                ]
+                row += [
+                    np.mean(a.params_total) if a.params_total else "",
+                    np.mean(a.params_bias) if a.params_bias else "",
+                    fmt_value(rep.baseline),
+                    cmp.n_pairs if cmp else "",
+                ]
                 row += [t.diff, t.ci_low, t.ci_high, t.p] if t else [""] * 4
                 verdict_text = cmp.verdict if cmp else ("baseline" if not g.note else g.note)
                 unpaired = _seeds(cmp.only_value) if cmp else ""
@@ -600,9 +717,14 @@ def make_plots(rep: Report, out: Path) -> None:
             for a in g.arms:
                 mean, half = stats.mean_ci(list(a.by_seed.values()))
                 arms[g.label][f"{rep.compare}={fmt_value(a.value)}"] = (mean * s, half * s)
-        rep.plots.append(plots.groups_figure(
-            out / "groups.png", arms, title=f"{rep.metric} by {rep.compare}",
-            ylabel=f"{rep.metric}{unit}, mean and 95% CI"))
+        rep.plots.append(
+            plots.groups_figure(
+                out / "groups.png",
+                arms,
+                title=f"{rep.metric} by {rep.compare}",
+                ylabel=f"{rep.metric}{unit}, mean and 95% CI",
+            )
+        )
         return
     others = [k for k in rep.group_keys if k != WIDTH]
     figures: dict[str, dict[str, list[plots.Point]]] = defaultdict(lambda: defaultdict(list))
@@ -619,9 +741,14 @@ def make_plots(rep: Report, out: Path) -> None:
     for i, (title, lines) in enumerate(figures.items()):
         slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", title)[:80]
         name = f"sweep_{i:02d}_{slug}.png" if title else "sweep.png"
-        rep.plots.append(plots.sweep_figure(
-            out / name, lines, title=title or f"{rep.metric} by {rep.compare}",
-            ylabel=f"{rep.metric}{unit}, mean and 95% CI"))
+        rep.plots.append(
+            plots.sweep_figure(
+                out / name,
+                lines,
+                title=title or f"{rep.metric} by {rep.compare}",
+                ylabel=f"{rep.metric}{unit}, mean and 95% CI",
+            )
+        )
 
 
 def print_table(rep: Report) -> None:
@@ -658,15 +785,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m biaslab.report",
         description="Does the compared config value change the metric? A paired t-test over "
-                    "seeds for every group of the other swept keys.")
-    p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="multirun folders, results.json files or glob patterns")
+        "seeds for every group of the other swept keys.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="multirun folders, results.json files or glob patterns",
+    )
     p.add_argument("--compare", default="model.bias", help="config key compared (model.bias)")
     p.add_argument("--metric", default="test/acc", help="metric to compare (test/acc)")
-    p.add_argument("--baseline", help="value the others are compared to (default: false for "
-                                      "booleans, else the first value in sorted order)")
-    p.add_argument("--out", help="output folder (default: the first PATH if it is a folder, "
-                                 "else ./report)")
+    p.add_argument(
+        "--baseline",
+        help="value the others are compared to (default: false for "
+        "booleans, else the first value in sorted order)",
+    )
+    p.add_argument(
+        "--out", help="output folder (default: the first PATH if it is a folder, else ./report)"
+    )
     p.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read runs from W&B instead")
     p.add_argument("--group", help="W&B group to read (with --wandb)")
     return p
@@ -692,8 +828,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         out = Path("report")
     try:
-        rep = build_report(runs, args.compare, args.metric, args.baseline,
-                           command=shlex.join(["python", "-m", "biaslab.report", *argv]))
+        rep = build_report(
+            runs,
+            args.compare,
+            args.metric,
+            args.baseline,
+            command=shlex.join(["python", "-m", "biaslab.report", *argv]),
+        )
         rep.sweeps = sweep_commands(args.paths)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-METHOD = ("two-sided paired t-test (scipy.stats.ttest_rel) on the per-seed differences, "
-          "with a 95% confidence interval from the t-distribution (n-1 degrees of freedom)")
+METHOD = (
+    "two-sided paired t-test (scipy.stats.ttest_rel) on the per-seed differences, "
+    "with a 95% confidence interval from the t-distribution (n-1 degrees of freedom)"
+)
 
 
 @dataclass(frozen=True)
@@ -23,14 +25,15 @@ class PairedTest:
     """``treatment - baseline`` over ``n`` paired seeds."""
 
     n: int
-    diff: float      # mean of the per-seed differences
+    diff: float  # mean of the per-seed differences
     ci_low: float
     ci_high: float
     p: float
 
 
-def paired_test(treatment: Sequence[float], baseline: Sequence[float],
-                confidence: float = 0.95) -> PairedTest:
+def paired_test(
+    treatment: Sequence[float], baseline: Sequence[float], confidence: float = 0.95
+) -> PairedTest:
     """Two-sided paired t-test of ``treatment - baseline`` with a t confidence interval.
 
     Needs at least 2 pairs. When every difference is identical the t statistic is undefined

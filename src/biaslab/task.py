@@ -35,6 +35,8 @@ class _Task(L.LightningModule):
 
     best_metric = "val/acc"
     higher_is_better = True
+    # what a run records under val/, so a sweeper's optimized_metric can be checked before it runs
+    val_metrics: tuple[str, ...] = ("val/loss", "val/acc")
 
     def __init__(
         self,
@@ -123,7 +125,6 @@ class Classifier(_Task):
         log.info("step %d/%d  val/acc %.4f", self.global_step, self.trainer.max_steps, acc)
 
 
-
 class _SequenceTask(_Task):
     """Shared wiring of the sequence-problem tasks: optimizer/scheduler partials, the model's
     output mode, and the trivial predictor's loss (``baseline``: given, else the data module's
@@ -158,6 +159,7 @@ class Regressor(_SequenceTask):
     {val,test}/loss and /mse (the same number) and {val,test}/mse_over_baseline."""
 
     best_metric = "val/mse"
+    val_metrics = ("val/loss", "val/mse", "val/mse_over_baseline")
     higher_is_better = False
 
     def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None):
@@ -194,8 +196,13 @@ class Regressor(_SequenceTask):
         mse = float(self.val_mse.compute())
         ratio = self._log_ratio("val/mse_over_baseline", mse)
         self._update_best(mse)
-        log.info("step %d/%d  val/mse %.4f  (%s of the trivial baseline)", self.global_step,
-                 self.trainer.max_steps, mse, "n/a" if ratio is None else f"{ratio:.3f}")
+        log.info(
+            "step %d/%d  val/mse %.4f  (%s of the trivial baseline)",
+            self.global_step,
+            self.trainer.max_steps,
+            mse,
+            "n/a" if ratio is None else f"{ratio:.3f}",
+        )
 
     def on_test_epoch_end(self):
         self._log_ratio("test/mse_over_baseline", float(self.test_mse.compute()))
@@ -207,6 +214,7 @@ class SequenceClassifier(_SequenceTask):
     {val,test}/loss (mean per-step CE) and {val,test}/loss_over_baseline."""
 
     output = "sequence"
+    val_metrics = ("val/loss", "val/acc", "val/loss_over_baseline")
 
     def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None):
         super().__init__(model, optimizer, scheduler, baseline)
@@ -250,9 +258,13 @@ class SequenceClassifier(_SequenceTask):
         acc = float(self.val_acc.compute())
         ratio = self._log_ratio("val/loss_over_baseline", float(self.val_loss.compute()))
         self._update_best(acc)
-        log.info("step %d/%d  val/acc %.4f  val/loss %s of the memoryless baseline",
-                 self.global_step, self.trainer.max_steps, acc,
-                 "n/a" if ratio is None else f"{ratio:.3f}")
+        log.info(
+            "step %d/%d  val/acc %.4f  val/loss %s of the memoryless baseline",
+            self.global_step,
+            self.trainer.max_steps,
+            acc,
+            "n/a" if ratio is None else f"{ratio:.3f}",
+        )
 
     def on_test_epoch_end(self):
         self._log_ratio("test/loss_over_baseline", float(self.test_loss.compute()))

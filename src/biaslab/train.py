@@ -119,8 +119,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``failed`` (the error recorded, then re-raised; a bad config value raises
     :class:`ConfigError` before any training).
 
-    Returns ``{"status", "metrics", "params", "optimized" (cfg.optimized_metric, NaN when
-    diverged), "results" (path), "run" (where the logger keeps it), "wall_s"}``.
+    Returns ``{"status", "metrics", "params", "optimized" (cfg.optimized_metric, else the task's
+    best_metric; NaN when diverged), "results" (path), "run" (where the logger keeps it),
+    "wall_s"}``.
     """
     _quiet_lightning()
     if parallel_seeds(cfg) > 1:  # K seeds packed in this one job: one results.json per seed
@@ -213,7 +214,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record["timing"] = {**record.get("timing", {}), "total_s": time.perf_counter() - started}
         path = write_results(out_dir, record) if rank_zero else out_dir / "results.json"
         tracking.finish(logger, {**record.get("params", {}), **metrics}, record["status"])
-    optimized = _scalar(metrics, cfg.optimized_metric)
+    optimized = _scalar(metrics, cfg.optimized_metric or task.best_metric)
     return {
         "status": record["status"],
         "metrics": metrics,

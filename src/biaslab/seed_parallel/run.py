@@ -285,7 +285,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     keys = sorted({key for m in done for key in m})
     mean = {key: _mean([float(m[key]) for m in done if key in m]) for key in keys}
     any_diverged = any(r["status"] == "diverged" for r in records)
-    optimized = [r["metrics"].get(cfg.optimized_metric) for r in records]
+    metric = cfg.optimized_metric or SeedParallelClassifier.best_metric
+    optimized = [r["metrics"].get(metric) for r in records]
     return {
         "status": "diverged" if any_diverged else "completed",
         "metrics": mean,
