@@ -9,10 +9,12 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from lightning.fabric.plugins.environments.lightning import find_free_network_port
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from biaslab import distributed
 from biaslab.data.base import TensorBatches
+from biaslab.guards import Diverged, DivergenceGuard
 from biaslab.train import train
 
 from .conftest import CONF, ROOT, compose_cfg
@@ -102,6 +104,38 @@ def test_ddp_cpu_multirun_gives_one_job_dir_per_job(tmp_path, data_dir):
     assert [r["seed"] for r in records] == [0, 1]
     assert records[0]["metrics"]["test/acc"] != records[1]["metrics"]["test/acc"]
     assert len(list(tmp_path.rglob("results.json"))) == 2
+
+
+def _guard_rank(rank, port, losses, queue):
+    """One rank of a 2-process gloo group checking its own loss with the DDP strategy."""
+    import os
+    from types import SimpleNamespace
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    trainer = SimpleNamespace(global_step=10, max_steps=100, strategy=DDPStrategy())
+    try:
+        DivergenceGuard().on_train_batch_end(
+            trainer, SimpleNamespace(device="cpu"), torch.tensor(losses[rank]), None, 0
+        )
+        queue.put((rank, None))
+    except Diverged as e:
+        queue.put((rank, e.step))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_a_nan_on_one_rank_stops_every_rank_at_the_same_step():
+    # one rank stopping alone would leave the other waiting in the next gradient all-reduce
+    ctx = torch.multiprocessing.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    losses = [0.5, float("nan")]  # only rank 1's batch blew up
+    torch.multiprocessing.start_processes(
+        _guard_rank, args=(find_free_network_port(), losses, queue), nprocs=2, start_method="spawn"
+    )
+    assert sorted(queue.get() for _ in range(2)) == [(0, 10), (1, 10)]
 
 
 # -- precision -----------------------------------------------------------------------------

@@ -21,7 +21,10 @@ class Diverged(RuntimeError):
 class DivergenceGuard(L.Callback):
     """Checks the training loss every ``every_n_steps`` steps (a check costs a device sync, so
     not every step on a GPU); a NaN/inf loss raises :class:`Diverged`. Once the weights hold a
-    NaN every later loss is NaN too, so a sparse check still catches it, a few steps late."""
+    NaN every later loss is NaN too, so a sparse check still catches it, a few steps late.
+
+    Under DDP the checked loss is the mean over ranks, so a NaN on one rank stops every rank at
+    the same step: a rank stopping alone would leave the others waiting in a collective."""
 
     def __init__(self, every_n_steps: int = 10):
         self.every_n_steps = every_n_steps
@@ -34,7 +37,10 @@ class DivergenceGuard(L.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        if not isinstance(loss, torch.Tensor):
+            loss = torch.tensor(float(loss), device=pl_module.device)
+        # a copy: the all-reduce works in place
+        value = float(trainer.strategy.reduce(loss.detach().float().clone(), reduce_op="mean"))
         if not math.isfinite(value):
             raise Diverged(step, value, self.last_finite_loss)
         self.last_finite_loss = value

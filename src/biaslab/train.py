@@ -242,9 +242,10 @@ def print_summary(result: dict[str, Any]) -> None:
     for key in shown:
         table.add_row(key, f"{m.get(key, float('nan')):.4f}")
     best = next((k for k in m if k.startswith("val/") and k.endswith("_best")), "val/acc_best")
+    step = m.get(best + "_step", -1)
     table.add_row(
         f"{best.removesuffix('_best')} (best)",
-        f"{m.get(best, float('nan')):.4f}  at step {m.get(best + '_step')}",
+        f"{m[best]:.4f}  at step {step}" if step >= 0 else "none (no validation ran)",
     )
     table.add_row(
         "params",
