@@ -106,6 +106,19 @@ def test_ddp_cpu_multirun_gives_one_job_dir_per_job(tmp_path, data_dir):
     assert len(list(tmp_path.rglob("results.json"))) == 2
 
 
+@pytest.mark.slow
+def test_ddp_cpu_jobs_run_inside_joblib_workers(tmp_path, data_dir):
+    # a loky worker's start method is one its spawned ranks cannot set: they must still start
+    overrides = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "-m", "seed=0,1", *DDP]
+    proc = _run_cli([*overrides, "logger=none", f"paths.data_dir={data_dir}"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads((j / "results.json").read_text()) for j in _job_dirs(tmp_path)]
+    assert [(r["status"], r["seed"], r["world_size"]) for r in records] == [
+        ("completed", 0, 2),
+        ("completed", 1, 2),
+    ]
+
+
 def _guard_rank(rank, port, losses, queue):
     """One rank of a 2-process gloo group checking its own loss with the DDP strategy."""
     import os

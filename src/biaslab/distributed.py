@@ -16,6 +16,7 @@ W&B, and its result comes back to the main process (for the summary and a sweepe
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import traceback
@@ -110,6 +111,11 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
     hydra_cfg = _hydra_node() if HydraConfig.initialized() else None
     queue = mp.get_context("spawn").SimpleQueue()
     args = (fn, cfg, hydra_cfg, nprocs, find_free_network_port(), queue)
+    # A joblib (loky) worker's start method is "loky", and a spawned child is told to set the
+    # start method of its parent, which only loky knows: the child would die before starting.
+    start_method = multiprocessing.get_start_method(allow_none=True)
+    if start_method not in (None, *multiprocessing.get_all_start_methods()):
+        multiprocessing.set_start_method("spawn", force=True)
     try:
         mp.start_processes(_worker, args=args, nprocs=nprocs, start_method="spawn")
     except BaseException as e:
@@ -131,6 +137,9 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
                 },
             )
         raise
+    finally:
+        if multiprocessing.get_start_method(allow_none=True) != start_method:
+            multiprocessing.set_start_method(start_method, force=True)
     result = queue.get()
     result["wall_s"] = time.time() - started  # with the ranks' start-up, as the user waited
     return result
