@@ -66,3 +66,24 @@ def test_eval_mode_bias_folds_into_the_running_mean():
             conv.bias.zero_()
     x = torch.randn(16, 1, 40, dtype=torch.float64)
     assert torch.allclose(model(x), folded(x), atol=1e-10)
+
+
+def test_with_paired_init_a_bias_before_batch_norm_leaves_training_unchanged():
+    # same seed, same weights (paired_init), with and without conv biases: under batch norm
+    # in training mode the two train identically, to float64 rounding, step after step
+    def train(bias, steps=20):
+        torch.manual_seed(0)
+        model = CNN((1, 40), 10, width=8, norm="batch", bias=bias, paired_init=True).double()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        data = torch.Generator().manual_seed(1)
+        for _ in range(steps):
+            x = torch.randn(64, 1, 40, generator=data, dtype=torch.float64)
+            y = torch.randint(0, 10, (64,), generator=data)
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        return {k: v for k, v in model.state_dict().items() if "weight" in k}
+
+    with_bias, without = train(True), train(False)
+    for k in with_bias:
+        assert torch.allclose(with_bias[k], without[k], rtol=0, atol=1e-12), k

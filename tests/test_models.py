@@ -7,6 +7,7 @@ from biaslab.models.cnn import CNN
 from biaslab.models.layers import has_bias
 from biaslab.models.mlp import MLP
 from biaslab.models.params import count_params
+from biaslab.models.resnet import ResNet
 
 MNIST1D = (1, 40)
 
@@ -131,3 +132,48 @@ def test_mlp_counts_and_bias_rule():
     auto = MLP((1, 40), 10, width=100, depth=2, bias="auto", norm="layer")
     assert count_params(auto)["params/bias"] == 10
     assert count_params(auto)["params/norm"] == 2 * 2 * 100
+
+
+PAIRED = {  # builder, input shape, the bias settings a study compares
+    "cnn": (lambda **kw: CNN((1, 40), 10, width=8, norm="batch", **kw), ["auto", False, True]),
+    "mlp": (lambda **kw: MLP((1, 40), 10, width=16, **kw), [False, True]),
+    "resnet": (lambda **kw: ResNet((3, 8, 8), 10, depth=8, width=4, **kw), ["auto", False, True]),
+}
+
+
+@pytest.mark.parametrize("name", PAIRED)
+def test_paired_init_starts_every_bias_setting_from_the_same_weights(name):
+    build, settings = PAIRED[name]
+
+    def weights(paired, bias, first_bias=None):
+        torch.manual_seed(0)
+        kw = {"first_bias": first_bias} if name != "mlp" else {}
+        model = build(bias=bias, head_bias=bias is True, paired_init=paired, **kw)
+        return {k: v for k, v in model.state_dict().items() if not k.endswith(".bias")}, model
+
+    reference, with_biases = weights(True, True)
+    for bias in settings:
+        same, model = weights(True, bias)
+        assert same.keys() == reference.keys()
+        assert all(torch.equal(same[k], reference[k]) for k in same), bias
+        # the bias rule still decides which layers have one
+        plain = weights(False, bias)[1]
+        assert count_params(model) == count_params(plain)
+    if name != "mlp":  # first_bias pairs the same way
+        same = weights(True, False, first_bias=True)[0]
+        assert all(torch.equal(same[k], reference[k]) for k in same)
+    # torch's own draw order interleaves bias draws: without pairing the weights differ
+    unpaired = weights(False, False)[0]
+    assert not all(torch.equal(unpaired[k], reference[k]) for k in unpaired)
+    assert sum(p.numel() for p in with_biases.parameters()) > sum(
+        p.numel() for p in weights(True, False)[1].parameters()
+    )
+
+
+def test_building_a_cnn_leaves_batch_norm_statistics_untouched():
+    # the constructor's shape probe must not count as a training batch
+    model = CNN((1, 40), 10, width=8, norm="batch", bias=True)
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm1d)):
+        assert int(bn.num_batches_tracked) == 0
+        assert torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean))
+    assert model.training

@@ -169,6 +169,7 @@ RULES: dict[str, Rule] = {
     "model.bias": one_of(True, False, "auto"),
     "model.first_bias": one_of(None, True, False),
     "model.head_bias": BOOL,
+    "model.paired_init": BOOL,
     "model.norm": one_of("none", "batch", "group", "layer"),
     "model.norm_groups": int_at_least(1),
     "model.act": one_of("relu", "gelu"),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from biaslab.models.layers import activation, has_bias, norm_layer
+from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
 
 
 def _per_layer(value: int | Sequence[int], depth: int) -> list[int]:
@@ -22,6 +22,8 @@ class CNN(nn.Module):
     ``kernel_size``/``stride``/``padding`` take one value or one per block.
     ``pool``: ``none`` (downsampling by stride only), ``max`` (2× max-pool after each block).
     ``global_pool``: average over positions before the head instead of flattening them.
+    ``paired_init``: weights drawn as though every layer had a bias (see
+    :func:`~biaslab.models.layers.with_bias`).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class CNN(nn.Module):
         norm_groups: int = 8,
         act: str = "relu",
         dropout: float = 0.0,
+        paired_init: bool = False,
     ):
         super().__init__()
         dims = len(in_shape) - 1
@@ -63,7 +66,16 @@ class CNN(nn.Module):
         for i, c_out in enumerate(channels):
             use_bias = has_bias(bias, norm, first_bias if i == 0 else None)
             layers += [
-                conv(c_in, c_out, kernels[i], strides[i], paddings[i], bias=use_bias),
+                with_bias(
+                    conv,
+                    c_in,
+                    c_out,
+                    kernels[i],
+                    strides[i],
+                    paddings[i],
+                    bias=use_bias,
+                    paired_init=paired_init,
+                ),
                 norm_layer(norm, c_out, dims, norm_groups),
                 activation(act),
             ]
@@ -74,9 +86,15 @@ class CNN(nn.Module):
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.global_pool = global_pool
+        # a probe for the head's input size; in eval mode, or it would update the batch norms'
+        # running statistics (with the bias's values, the only non-zero output of a zero input)
+        self.features.eval()
         with torch.no_grad():
             n_features = self._pooled(self.features(torch.zeros(1, *in_shape))).shape[1]
-        self.head = nn.Linear(n_features, num_classes, bias=head_bias)
+        self.features.train()
+        self.head = with_bias(
+            nn.Linear, n_features, num_classes, bias=head_bias, paired_init=paired_init
+        )
 
     def _pooled(self, h: torch.Tensor) -> torch.Tensor:
         return h.flatten(2).mean(2) if self.global_pool else h.flatten(1)

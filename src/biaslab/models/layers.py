@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -23,6 +25,23 @@ def has_bias(bias: bool | str, norm: str, override: bool | None = None) -> bool:
     if bias == "auto":
         return norm == "none"
     return bool(bias)
+
+
+def with_bias(
+    layer: Callable[..., nn.Module], *args: Any, bias: bool, paired_init: bool, **kwargs: Any
+) -> nn.Module:
+    """``layer(*args, bias=bias, **kwargs)``; with ``paired_init`` built with a bias that is
+    then dropped.
+
+    PyTorch draws a layer's bias right after its weight, so a net without biases starts from
+    other weights than the same seed with biases: the bias setting and the starting point
+    change together. Drawn as though every layer had a bias, runs that differ only in their
+    bias settings start from the same weights, and any difference between them is the bias's.
+    """
+    module = layer(*args, bias=bias or paired_init, **kwargs)
+    if not bias:
+        module.register_parameter("bias", None)
+    return module
 
 
 def norm_layer(norm: str, channels: int, dims: int, groups: int = 8) -> nn.Module:

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from biaslab.models.layers import activation, has_bias, norm_layer
+from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
 
 
 class MLP(nn.Module):
-    """flatten → (linear → norm → act → dropout) × ``depth`` → linear head."""
+    """flatten → (linear → norm → act → dropout) × ``depth`` → linear head. ``paired_init``:
+    weights drawn as though every layer had a bias (:func:`~biaslab.models.layers.with_bias`).
+    """
 
     def __init__(
         self,
@@ -25,13 +27,16 @@ class MLP(nn.Module):
         norm: str = "none",
         act: str = "relu",
         dropout: float = 0.0,
+        paired_init: bool = False,
     ):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         n_in = math.prod(in_shape)
         for _ in range(depth):
             layers += [
-                nn.Linear(n_in, width, bias=has_bias(bias, norm)),
+                with_bias(
+                    nn.Linear, n_in, width, bias=has_bias(bias, norm), paired_init=paired_init
+                ),
                 norm_layer(norm, width, dims=0),
                 activation(act),
             ]
@@ -39,7 +44,7 @@ class MLP(nn.Module):
                 layers.append(nn.Dropout(dropout))
             n_in = width
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(n_in, num_classes, bias=head_bias)
+        self.head = with_bias(nn.Linear, n_in, num_classes, bias=head_bias, paired_init=paired_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from biaslab.models.layers import activation, has_bias, norm_layer
+from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
 
 
 def stages(depth: int) -> list[int]:
@@ -33,17 +33,19 @@ class BasicBlock(nn.Module):
         norm: str,
         norm_groups: int,
         act: str,
+        paired_init: bool = False,
     ):
         super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=bias)
+        paired = {"bias": bias, "paired_init": paired_init}
+        self.conv1 = with_bias(nn.Conv2d, c_in, c_out, 3, stride, 1, **paired)
         self.norm1 = norm_layer(norm, c_out, 2, norm_groups)
         self.act1 = activation(act)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=bias)
+        self.conv2 = with_bias(nn.Conv2d, c_out, c_out, 3, 1, 1, **paired)
         self.norm2 = norm_layer(norm, c_out, 2, norm_groups)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride, bias=bias),
+                with_bias(nn.Conv2d, c_in, c_out, 1, stride, **paired),
                 norm_layer(norm, c_out, 2, norm_groups),
             )
         self.act2 = activation(act)
@@ -62,7 +64,8 @@ class ResNet(nn.Module):
     ``bias`` (true/false/auto) decides every conv, shortcut convs included, through
     :func:`~biaslab.models.layers.has_bias`; ``first_bias`` overrides the stem conv;
     ``head_bias`` is the classifier's own. Conv weights get He (fan-out) initialization, as
-    in the paper and torchvision; biases keep PyTorch's default.
+    in the paper and torchvision; biases keep PyTorch's default. ``paired_init``: weights
+    drawn as though every layer had a bias (:func:`~biaslab.models.layers.with_bias`).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class ResNet(nn.Module):
         norm: str = "batch",
         norm_groups: int = 8,
         act: str = "relu",
+        paired_init: bool = False,
     ):
         super().__init__()
         if len(in_shape) != 3:
@@ -84,7 +88,16 @@ class ResNet(nn.Module):
         blocks = stages(depth)
         conv_bias = has_bias(bias, norm)
         self.stem = nn.Sequential(
-            nn.Conv2d(in_shape[0], width, 3, 1, 1, bias=has_bias(bias, norm, first_bias)),
+            with_bias(
+                nn.Conv2d,
+                in_shape[0],
+                width,
+                3,
+                1,
+                1,
+                bias=has_bias(bias, norm, first_bias),
+                paired_init=paired_init,
+            ),
             norm_layer(norm, width, 2, norm_groups),
             activation(act),
         )
@@ -94,10 +107,12 @@ class ResNet(nn.Module):
             c_out = width * 2**i
             for j in range(n):
                 stride = 2 if i > 0 and j == 0 else 1
-                layers.append(BasicBlock(c_in, c_out, stride, conv_bias, norm, norm_groups, act))
+                layers.append(
+                    BasicBlock(c_in, c_out, stride, conv_bias, norm, norm_groups, act, paired_init)
+                )
                 c_in = c_out
         self.stages = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in, num_classes, bias=head_bias)
+        self.head = with_bias(nn.Linear, c_in, num_classes, bias=head_bias, paired_init=paired_init)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
