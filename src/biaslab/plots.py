@@ -11,16 +11,27 @@ import numpy as np
 Point = tuple[float, float, float, float]
 
 
+def _band(mean, half, limits: tuple[float, float] | None):
+    """The CI band's edges, kept inside the metric's range (an accuracy's is 0-100 %)."""
+    lo, hi = mean - half, mean + half
+    return (lo, hi) if limits is None else (np.clip(lo, *limits), np.clip(hi, *limits))
+
+
 def sweep_figure(
-    path: str | Path, lines: Mapping[str, Sequence[Point]], *, title: str, ylabel: str
+    path: str | Path,
+    lines: Mapping[str, Sequence[Point]],
+    *,
+    title: str,
+    ylabel: str,
+    limits: tuple[float, float] | None = None,
 ) -> Path:
     """Two panels, metric vs width (log2 x) and vs params/total (log x), each line with a
-    shaded 95% CI band; saved as a PNG at ``path``."""
+    shaded 95% CI band (inside ``limits``, the metric's range); saved as a PNG at ``path``."""
     # Imported here so that loading results and computing statistics never pay for matplotlib;
     # a bare Figure on the Agg canvas needs no display and leaves pyplot's global state alone.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)
@@ -28,6 +39,7 @@ def sweep_figure(
     for label, points in lines.items():
         width, params, mean, half = np.array(sorted(points), dtype=float).T
         half = np.nan_to_num(half)  # one seed has no interval: draw the line without a band
+        lo, hi = _band(mean, half, limits)
         color = None
         for ax, x in ((ax_w, width), (ax_p, params)):
             keep = np.isfinite(x) & (x > 0)  # a log axis cannot show a missing or zero count
@@ -35,8 +47,8 @@ def sweep_figure(
             color = line.get_color()  # the same arm keeps its color in both panels
             ax.fill_between(
                 x[keep],
-                (mean - half)[keep],
-                (mean + half)[keep],
+                lo[keep],
+                hi[keep],
                 color=color,
                 alpha=0.2,
                 linewidth=0,
@@ -45,6 +57,7 @@ def sweep_figure(
     ax_w.xaxis.set_major_formatter(ScalarFormatter())  # widths read 8, 16, 32, not 2^3, 2^4
     ax_w.set_xlabel("model.width")
     ax_p.set_xscale("log")
+    ax_p.xaxis.set_minor_formatter(NullFormatter())  # 2×10², 3×10², … labels run together
     ax_p.set_xlabel("params/total")
     ax_w.set_ylabel(ylabel)
     for ax in (ax_w, ax_p):
@@ -62,9 +75,11 @@ def groups_figure(
     *,
     title: str,
     ylabel: str,
+    limits: tuple[float, float] | None = None,
 ) -> Path:
-    """One column per group, one marker per arm at its mean with the 95% CI as an error bar;
-    for sweeps without a width axis. ``groups[group label][arm label] = (mean, half-width)``."""
+    """One column per group, one marker per arm at its mean with the 95% CI as an error bar
+    (inside ``limits``); for sweeps without a width axis.
+    ``groups[group label][arm label] = (mean, half-width)``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -76,7 +91,8 @@ def groups_figure(
     for arm, dx in zip(arms, offsets, strict=True):
         xs = [i + dx for i, g in enumerate(groups.values()) if arm in g]
         mean, half = np.array([g[arm] for g in groups.values() if arm in g], dtype=float).T
-        ax.errorbar(xs, mean, yerr=np.nan_to_num(half), fmt="o", capsize=4, label=arm)
+        lo, hi = _band(mean, np.nan_to_num(half), limits)
+        ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], fmt="o", capsize=4, label=arm)
     ax.set_xticks(range(len(groups)), list(groups), rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)

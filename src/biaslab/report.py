@@ -707,6 +707,7 @@ def make_plots(rep: Report, out: Path) -> None:
 
     s = scale(rep.metric)
     unit = " (%)" if s == 100.0 else ""
+    limits = (0.0, 100.0) if s == 100.0 else None  # an accuracy's band stops at 0 and 100 %
     if WIDTH not in rep.group_keys:
         if not rep.groups:
             rep.plot_note = "No plots: no usable runs."
@@ -723,6 +724,7 @@ def make_plots(rep: Report, out: Path) -> None:
                 arms,
                 title=f"{rep.metric} by {rep.compare}",
                 ylabel=f"{rep.metric}{unit}, mean and 95% CI",
+                limits=limits,
             )
         )
         return
@@ -747,6 +749,7 @@ def make_plots(rep: Report, out: Path) -> None:
                 lines,
                 title=title or f"{rep.metric} by {rep.compare}",
                 ylabel=f"{rep.metric}{unit}, mean and 95% CI",
+                limits=limits,
             )
         )
 
@@ -755,7 +758,9 @@ def print_table(rep: Report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{rep.metric}: {rep.compare} vs {fmt_value(rep.baseline)}")
+    table = Table(
+        title=f"{rep.metric}: each {rep.compare} vs {rep.compare}={fmt_value(rep.baseline)}"
+    )
     for col in ("group", rep.compare, "n", "mean ± std", "verdict"):
         table.add_column(col)
     for g in rep.groups:
@@ -764,6 +769,8 @@ def print_table(rep: Report) -> None:
             text = verdicts.get(ident(a.value), "baseline" if not g.note else g.note)
             table.add_row(g.label, fmt_value(a.value), str(a.n), _mean_std(a, rep.metric), text)
     console = Console()
+    if not console.is_terminal:  # a log or a pipe: rows whole instead of folded at 80 columns
+        console.width = 200
     console.print(table)
     if rep.problems:
         console.print(f"{len(rep.problems)} run(s) not used: see the report's 'Runs not used'.")

@@ -256,7 +256,10 @@ def print_summary(result: dict[str, Any]) -> None:
     table.add_row("results", result["results"])
     if result.get("run"):
         table.add_row("run", result["run"])
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: keep paths whole instead of folding at 80
+        console.width = 200
+    console.print(table)
 
 
 def main(cfg: DictConfig) -> float | None:
