@@ -318,6 +318,9 @@ def test_csv_columns(tmp_path):
     base = [r for r in rows if r["model.bias"] == "false"]
     assert all(r["diff"] == "" and r["verdict"] == "baseline" for r in base)
     assert {r["n"] for r in rows} == {"5"}
+    # counts are whole numbers; an empty cell, not a dash, where no seed is unpaired
+    assert [r["params_total"] for r in rows if r["model.width"] == "8"] == ["800", "880"]
+    assert {r["unpaired_seeds"] for r in rows} == {""}
 
 
 def test_cli_main_writes_the_report(tmp_path, capsys):

@@ -674,6 +674,14 @@ CSV_STATS = [
 ]
 
 
+def _count(values: list[float]) -> int | float | str:
+    """A parameter count for the CSV: the count when every run agrees, else their mean."""
+    if not values:
+        return ""
+    mean = float(np.mean(values))
+    return int(mean) if len(set(values)) == 1 and mean.is_integer() else mean
+
+
 def write_csv(rep: Report, path: Path) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -691,14 +699,14 @@ def write_csv(rep: Report, path: Path) -> None:
                     a.std,
                 ]
                 row += [
-                    np.mean(a.params_total) if a.params_total else "",
-                    np.mean(a.params_bias) if a.params_bias else "",
+                    _count(a.params_total),
+                    _count(a.params_bias),
                     fmt_value(rep.baseline),
                     cmp.n_pairs if cmp else "",
                 ]
                 row += [t.diff, t.ci_low, t.ci_high, t.p] if t else [""] * 4
                 verdict_text = cmp.verdict if cmp else ("baseline" if not g.note else g.note)
-                unpaired = _seeds(cmp.only_value) if cmp else ""
+                unpaired = _seeds(cmp.only_value) if cmp and cmp.only_value else ""
                 writer.writerow(row + [verdict_text, _seeds(a.by_seed), unpaired])
 
 
