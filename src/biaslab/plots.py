@@ -31,7 +31,7 @@ def sweep_figure(
     # a bare Figure on the Agg canvas needs no display and leaves pyplot's global state alone.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)
@@ -57,7 +57,16 @@ def sweep_figure(
     ax_w.xaxis.set_major_formatter(ScalarFormatter())  # widths read 8, 16, 32, not 2^3, 2^4
     ax_w.set_xlabel("model.width")
     ax_p.set_xscale("log")
-    ax_p.xaxis.set_minor_formatter(NullFormatter())  # 2×10², 3×10², … labels run together
+    # counts read 500, 1k, 2k; between the powers of ten only 2× and 5× are labelled, and only
+    # on a short axis, where they cannot run together
+    count = FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x >= 1000 else f"{x:g}")
+    ax_p.xaxis.set_major_formatter(count)
+    lo, hi = ax_p.get_xlim()
+    if hi / lo < 100:
+        ax_p.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax_p.xaxis.set_minor_formatter(count)
+    else:
+        ax_p.xaxis.set_minor_formatter(NullFormatter())
     ax_p.set_xlabel("params/total")
     ax_w.set_ylabel(ylabel)
     for ax in (ax_w, ax_p):
