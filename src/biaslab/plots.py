@@ -61,8 +61,8 @@ def sweep_figure(
     # on a short axis, where they cannot run together
     count = FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x >= 1000 else f"{x:g}")
     ax_p.xaxis.set_major_formatter(count)
-    lo, hi = ax_p.get_xlim()
-    if hi / lo < 100:
+    left, right = ax_p.get_xlim()
+    if right / left < 100:
         ax_p.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
         ax_p.xaxis.set_minor_formatter(count)
     else:
