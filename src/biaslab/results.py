@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import glob
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from biaslab.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 FILENAME = "results.json"
@@ -22,16 +22,8 @@ def write_results(directory: str | Path, record: dict[str, Any]) -> Path:
     record = {"schema_version": SCHEMA_VERSION, **record}
     if record.get("status") not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {record.get('status')!r}")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".results.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2, sort_keys=False, default=str)
-            f.write("\n")
-        os.replace(tmp, directory / FILENAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return directory / FILENAME
+    text = json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
+    return write_text_atomic(directory / FILENAME, text)
 
 
 def read_results(path: str | Path) -> dict[str, Any]:

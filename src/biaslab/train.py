@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import subprocess
 import sys
 import time
 import traceback
 import warnings
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -113,11 +115,11 @@ def periodic_checkpoint(cfg: DictConfig, ckpt_dir: Path) -> list[ModelCheckpoint
     ]
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
     """Train and test one configuration; always leaves results.json in ``paths.output_dir``,
     with status ``completed``, ``diverged`` (NaN/inf loss: training stopped, step recorded) or
     ``failed`` (the error recorded, then re-raised; a bad config value raises
-    :class:`ConfigError` before any training).
+    :class:`ConfigError` before any training). ``callbacks`` are added to the trainer's own.
 
     Returns ``{"status", "metrics", "params", "optimized" (cfg.optimized_metric, else the task's
     best_metric; NaN when diverged), "results" (path), "run" (where the logger keeps it),
@@ -127,10 +129,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if parallel_seeds(cfg) > 1:  # K seeds packed in this one job: one results.json per seed
         from biaslab.seed_parallel.run import train as train_seed_parallel
 
-        return train_seed_parallel(cfg)
+        return train_seed_parallel(cfg, callbacks)
     nprocs = distributed.ranks_to_spawn(cfg)
     if nprocs:  # several devices: every rank runs this function (see biaslab.distributed)
-        return distributed.spawn(train, cfg, nprocs)
+        return distributed.spawn(functools.partial(train, callbacks=callbacks), cfg, nprocs)
     rank_zero = distributed.global_rank() == 0  # writes results.json and logs, alone
     started = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
@@ -161,11 +163,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if logger is not None:
             logger.log_metrics(task.params, step=0)
         ckpt_dir = out_dir / "checkpoints"
-        callbacks: list[L.Callback] = [DivergenceGuard(), *periodic_checkpoint(cfg, ckpt_dir)]
         trainer = instantiate(
             cfg.trainer,
             logger=logger if logger is not None else False,
-            callbacks=callbacks,
+            callbacks=[DivergenceGuard(), *periodic_checkpoint(cfg, ckpt_dir), *callbacks],
             enable_checkpointing=bool(cfg.checkpoint.every_n_steps),
         )
         record["device"] = str(trainer.strategy.root_device)

@@ -9,12 +9,13 @@ archive can be placed by hand on a machine without network), and the offline alt
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from biaslab.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,6 @@ def load_uint8(name: str, data_dir: str | Path) -> dict[str, torch.Tensor]:
         except Exception as e:  # a cache cut short (e.g. a full disk) is rebuilt, not fatal
             log.warning("rebuilding the unreadable cache %s (%s)", path, _one_line(e))
     data = _from_torchvision(name, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(data, tmp)
-    tmp.replace(path)  # atomic: parallel jobs never read a half-written cache
+    # atomic: parallel jobs never read a half-written cache
+    write_atomic(path, lambda tmp: torch.save(data, tmp))
     return data

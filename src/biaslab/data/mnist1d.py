@@ -5,12 +5,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from biaslab.atomic import write_atomic
 from biaslab.data.base import TensorDataModule
+
+log = logging.getLogger(__name__)
+KEYS = ("x", "y", "x_test", "y_test")
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would append .npz to a name
+        np.savez(f, **arrays)
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None (with one warning line) when the file is unreadable or
+    incomplete: a cut-short or corrupted cache is regenerated, never fatal."""
+    try:
+        with np.load(path) as f:
+            d = {k: f[k] for k in KEYS}
+    except Exception as e:
+        log.warning("regenerating the unreadable MNIST-1D cache %s (%s)", path, type(e).__name__)
+        return None
+    return d
 
 
 class MNIST1D(TensorDataModule):
@@ -76,15 +98,10 @@ class MNIST1D(TensorDataModule):
 
     def load(self):
         path = self.cache_path
-        if path.exists():
-            with np.load(path) as f:
-                d = {k: f[k] for k in f.files}
-        else:
+        d = _read_cache(path) if path.exists() else None
+        if d is None:
             d = self._generate()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **d)
-            tmp.replace(path)
+            write_atomic(path, lambda tmp: _save_npz(tmp, d))
         x, x_test = (
             torch.as_tensor(d[k], dtype=torch.float32).unsqueeze(1) for k in ("x", "x_test")
         )

@@ -16,6 +16,7 @@ import math
 import re
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def _mean(values: list[float]) -> float:
     return math.fsum(values) / len(values) if values else float("nan")
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
     """Train and test the K = ``train.parallel_seeds`` members of ``cfg`` in one job; always
     leaves one results.json per member in ``<paths.output_dir>/seed=<s>/`` (status
     ``completed``, ``diverged`` or ``failed``, as a normal run's), and one W&B run per member.
@@ -219,11 +220,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 loggers[i].log_metrics(params, step=0)
         routed = {member_prefix(s): lg for s, lg in zip(seeds, loggers, strict=True) if lg}
         ckpt_dir = out_dir / "checkpoints"
-        callbacks: list[L.Callback] = [MemberGuard(), *periodic_checkpoint(cfg, ckpt_dir)]
         trainer = instantiate(
             cfg.trainer,
             logger=MemberLoggers(routed) if routed else False,
-            callbacks=callbacks,
+            callbacks=[MemberGuard(), *periodic_checkpoint(cfg, ckpt_dir), *callbacks],
             enable_checkpointing=bool(cfg.checkpoint.every_n_steps),
         )
         if trainer.world_size > 1:
