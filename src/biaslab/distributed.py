@@ -19,7 +19,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,8 @@ from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab.config import validate
-from biaslab.results import FILENAME, write_results
+from biaslab.record import RunRecord, job_overrides
+from biaslab.results import FILENAME
 
 # where a process launched by torchrun, srun, mpirun or :func:`spawn` finds its rank
 _RANK_VARS = ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "LOCAL_RANK")
@@ -122,20 +122,9 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
         out = Path(cfg.paths.output_dir)
         written = out / FILENAME
         if not written.exists() or written.stat().st_mtime < started:
-            write_results(
-                out,
-                {
-                    "status": "failed",
-                    "seed": cfg.get("seed"),
-                    "config": OmegaConf.to_container(cfg),
-                    "metrics": {},
-                    "error": {
-                        "type": type(e).__name__,
-                        "message": str(e),
-                        "traceback": traceback.format_exc(limit=20),
-                    },
-                },
-            )
+            record = RunRecord(cfg, job_overrides())
+            record.fail(e)
+            record.write(out, {"total_s": time.time() - started})
         raise
     finally:
         if multiprocessing.get_start_method(allow_none=True) != start_method:

@@ -1,9 +1,10 @@
-"""The LightningModule: loss, metrics, optimizer wiring, parameter counts."""
+"""The LightningModules: loss, metrics, optimizer wiring, best validation score."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -12,7 +13,7 @@ from torch import nn
 from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.classification import MulticlassAccuracy
 
-from biaslab.models.params import count_params
+from biaslab.guards import Diverged
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,14 @@ def log_train_loss(module: L.LightningModule, loss: torch.Tensor) -> None:
         module.log("train/loss", loss, on_step=True, on_epoch=False)
 
 
-class _Task(L.LightningModule):
-    """What every task shares: the model, optimizer and scheduler partials (Hydra
-    ``_partial_: true``: they take the parameters and the optimizer respectively), parameter
-    counts, and the best validation score (``best_metric``), which survives a resume."""
+class Task(L.LightningModule):
+    """What every task shares, for one model or K packed members (:mod:`biaslab.seed_parallel`):
+    the optimizer and scheduler partials (Hydra ``_partial_: true``: they take the parameters
+    and the optimizer respectively), each member's best validation score (``best_metric``) and
+    fate (diverged or not), both of which survive a resume, and each member's metrics.
+
+    Member k's metrics are logged as ``<prefixes[k]><name>``; a lone model's prefix is empty.
+    """
 
     best_metric = "val/acc"
     higher_is_better = True
@@ -43,31 +48,70 @@ class _Task(L.LightningModule):
         model: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        prefixes: Sequence[str] = ("",),
     ):
         super().__init__()
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.params = count_params(model)
+        self.prefixes = list(prefixes)
         worst = float("-inf") if self.higher_is_better else float("inf")
-        self.best_val = {f"{self.best_metric}_best": worst, f"{self.best_metric}_best_step": -1}
+        self.best_val = [
+            {f"{self.best_metric}_best": worst, f"{self.best_metric}_best_step": -1}
+            for _ in self.prefixes
+        ]
+        # member index -> {"divergence": ..., "metrics": ...} of a member that diverged
+        self.retired: dict[int, dict[str, Any]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
-    def _update_best(self, value: float) -> None:
-        best = self.best_val[f"{self.best_metric}_best"]
+    def live(self) -> list[int]:
+        return [k for k in range(len(self.prefixes)) if k not in self.retired]
+
+    def _update_best(self, value: float, k: int = 0) -> None:
+        best = self.best_val[k][f"{self.best_metric}_best"]
         if value > best if self.higher_is_better else value < best:
-            self.best_val = {
+            self.best_val[k] = {
                 f"{self.best_metric}_best": value,
                 f"{self.best_metric}_best_step": self.global_step,
             }
 
+    def member_metrics(self, k: int = 0) -> dict[str, float]:
+        """Member k's logged metrics under their plain names (``val/acc``, ...), its best
+        validation score, ``steps`` and ``epochs``; a diverged member's as they were then."""
+        if k in self.retired:
+            return dict(self.retired[k]["metrics"])
+        prefix = self.prefixes[k]
+        out = {
+            name.removeprefix(prefix): float(v)
+            for name, v in self.trainer.callback_metrics.items()
+            if name.startswith(prefix)
+        }
+        out.update(self.best_val[k])
+        out.update({"steps": self.trainer.global_step, "epochs": self.trainer.current_epoch})
+        return out
+
+    def mark_diverged(self, k: int, e: Diverged) -> None:
+        """Record member k as diverged at ``e.step``, with its metrics as they are now."""
+        self.retired[k] = {
+            "divergence": {
+                "step": e.step,
+                "loss": e.loss,
+                "last_finite_loss": e.last_finite_loss,
+                "message": str(e),
+            },
+            "metrics": self.member_metrics(k),
+        }
+
     def on_save_checkpoint(self, checkpoint):
         checkpoint["best_val"] = self.best_val
+        checkpoint["retired"] = self.retired
 
     def on_load_checkpoint(self, checkpoint):
-        self.best_val = checkpoint.get("best_val", self.best_val)
+        best = checkpoint.get("best_val", self.best_val)
+        self.best_val = [best] if isinstance(best, dict) else best
+        self.retired = {int(k): v for k, v in checkpoint.get("retired", {}).items()}
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
@@ -80,7 +124,7 @@ class _Task(L.LightningModule):
         }
 
 
-class Classifier(_Task):
+class Classifier(Task):
     """Cross-entropy classification."""
 
     def __init__(
@@ -125,7 +169,7 @@ class Classifier(_Task):
         log.info("step %d/%d  val/acc %.4f", self.global_step, self.trainer.max_steps, acc)
 
 
-class _SequenceTask(_Task):
+class _SequenceTask(Task):
     """Shared wiring of the sequence-problem tasks: optimizer/scheduler partials, the model's
     output mode, and the trivial predictor's loss (``baseline``: given, else the data module's
     ``spec.baseline``) that ``*_over_baseline`` metrics divide by."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import lightning as L
 import torch
@@ -16,6 +15,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from biaslab.guards import Diverged
 from biaslab.models.packed import PackedModel
+from biaslab.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +30,14 @@ def member_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(0)
 
 
-class SeedParallelClassifier(L.LightningModule):
+class SeedParallelClassifier(Task):
     """Cross-entropy classification of K members at once.
 
     The training loss is the SUM of the members' mean losses, so the gradient of member k's
     weights is exactly that of its own loss. A member whose loss becomes NaN/inf is retired
     (:meth:`retire`, called by :class:`MemberGuard`): its weights and optimizer state are
     zeroed and its loss is left out, so it stays finite and inert while the others train on.
-
-    ``params``: the parameter counts of ONE member, which every member's results report.
     """
-
-    best_metric = "val/acc"
 
     def __init__(
         self,
@@ -50,14 +46,10 @@ class SeedParallelClassifier(L.LightningModule):
         num_classes: int,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
-        params: dict[str, int] | None = None,
     ):
-        super().__init__()
-        self.model = model
-        self.seeds = [int(s) for s in seeds]
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.params = dict(params or {})
+        seeds = [int(s) for s in seeds]
+        super().__init__(model, optimizer, scheduler, [member_prefix(s) for s in seeds])
+        self.seeds = seeds
         k = len(self.seeds)
         self.val_acc = nn.ModuleList(
             MulticlassAccuracy(num_classes, average="micro") for _ in range(k)
@@ -65,20 +57,8 @@ class SeedParallelClassifier(L.LightningModule):
         self.test_acc = nn.ModuleList(
             MulticlassAccuracy(num_classes, average="micro") for _ in range(k)
         )
-        self.best_val = [
-            {f"{self.best_metric}_best": float("-inf"), f"{self.best_metric}_best_step": -1}
-            for _ in range(k)
-        ]
-        # member index -> {"divergence": ..., "metrics": ...} of a retired member
-        self.retired: dict[int, dict[str, Any]] = {}
         self.register_buffer("alive", torch.ones(k, dtype=torch.bool), persistent=False)
         self.member_losses: torch.Tensor | None = None
-
-    def live(self) -> list[int]:
-        return [k for k in range(len(self.seeds)) if k not in self.retired]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -87,12 +67,7 @@ class SeedParallelClassifier(L.LightningModule):
         # the loss is logged only on the steps the logger writes (see biaslab.task)
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             for k in self.live():
-                self.log(
-                    f"{member_prefix(self.seeds[k])}train/loss",
-                    losses[k],
-                    on_step=True,
-                    on_epoch=False,
-                )
+                self.log(f"{self.prefixes[k]}train/loss", losses[k], on_step=True, on_epoch=False)
         # where(), not a product: a retired member's NaN must not reach the sum
         return torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
 
@@ -101,7 +76,7 @@ class SeedParallelClassifier(L.LightningModule):
         logits = self.model(x)
         losses = member_losses(logits, y)
         for k in self.live():
-            prefix = member_prefix(self.seeds[k])
+            prefix = self.prefixes[k]
             self.log(f"{prefix}{stage}/loss", losses[k], on_epoch=True, batch_size=len(y))
             accs[k].update(logits[:, k], y[:, k])
             self.log(f"{prefix}{stage}/acc", accs[k], on_epoch=True)
@@ -118,12 +93,7 @@ class SeedParallelClassifier(L.LightningModule):
         shown = []
         for k in self.live():
             acc = float(self.val_acc[k].compute())
-            best = self.best_val[k]
-            if acc > best[f"{self.best_metric}_best"]:
-                self.best_val[k] = {
-                    f"{self.best_metric}_best": acc,
-                    f"{self.best_metric}_best_step": self.global_step,
-                }
+            self._update_best(acc, k)
             shown.append(f"{self.seeds[k]}: {acc:.4f}")
         log.info(
             "step %d/%d  val/acc by seed  %s",
@@ -132,37 +102,13 @@ class SeedParallelClassifier(L.LightningModule):
             "  ".join(shown) or "(every member diverged)",
         )
 
-    def member_metrics(self, k: int) -> dict[str, float]:
-        """Member k's logged metrics under their plain names (``val/acc``, ...), its best
-        validation score, ``steps`` and ``epochs``; a retired member's as they were when it
-        diverged."""
-        if k in self.retired:
-            return dict(self.retired[k]["metrics"])
-        prefix = member_prefix(self.seeds[k])
-        out = {
-            name.removeprefix(prefix): float(v)
-            for name, v in self.trainer.callback_metrics.items()
-            if name.startswith(prefix)
-        }
-        out.update(self.best_val[k])
-        out.update({"steps": self.trainer.global_step, "epochs": self.trainer.current_epoch})
-        return out
-
     @torch.no_grad()
     def retire(self, k: int, step: int, loss: float, last_finite_loss: float | None) -> None:
         """Record member k as diverged at ``step``, then zero its weights, norm statistics
         and optimizer state (every packed tensor has the member as its leading dimension)
         and leave its loss out of the sum: it computes finite zeros with zero gradients."""
-        message = str(Diverged(step, loss, last_finite_loss))
-        self.retired[k] = {
-            "divergence": {
-                "step": step,
-                "loss": loss,
-                "last_finite_loss": last_finite_loss,
-                "message": message,
-            },
-            "metrics": self.member_metrics(k),
-        }
+        e = Diverged(step, loss, last_finite_loss)
+        self.mark_diverged(k, e)
         self.model.retire(k)
         for optimizer in self.trainer.optimizers:
             for p, state in optimizer.state.items():
@@ -170,7 +116,7 @@ class SeedParallelClassifier(L.LightningModule):
                     if isinstance(value, torch.Tensor) and value.shape == p.shape:
                         value[k] = 0.0
         self.alive[k] = False
-        log.warning("seed %d diverged: %s; the other members train on", self.seeds[k], message)
+        log.warning("seed %d diverged: %s; the other members train on", self.seeds[k], e)
 
     def configure_gradient_clipping(
         self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
@@ -195,30 +141,16 @@ class SeedParallelClassifier(L.LightningModule):
             g.mul_(coef.view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["seed_parallel"] = {
-            "seeds": self.seeds,
-            "best_val": self.best_val,
-            "retired": self.retired,
-        }
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["seeds"] = self.seeds
 
     def on_load_checkpoint(self, checkpoint):
-        state = checkpoint.get("seed_parallel", {})
-        if state.get("seeds", self.seeds) != self.seeds:
-            raise ValueError(f"the checkpoint holds seeds {state['seeds']}, this job {self.seeds}")
-        self.best_val = state.get("best_val", self.best_val)
-        self.retired = {int(k): v for k, v in state.get("retired", {}).items()}
+        seeds = checkpoint.get("seeds", self.seeds)
+        if seeds != self.seeds:
+            raise ValueError(f"the checkpoint holds seeds {seeds}, this job {self.seeds}")
+        super().on_load_checkpoint(checkpoint)
         for k in self.retired:
             self.alive[k] = False
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
 
 
 class MemberGuard(L.Callback):
