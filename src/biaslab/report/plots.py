@@ -1,11 +1,19 @@
-"""Report figures: the metric against width and against parameter count, one line per arm."""
+"""Report figures: the metric against width and against parameter count, one line per arm;
+matplotlib is imported only when a figure is drawn."""
 
 from __future__ import annotations
 
+import math
+import re
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from biaslab.report import stats
+from biaslab.report.analysis import WIDTH, Report
+from biaslab.report.values import fmt_value, scale
 
 # One point of a line: (model.width, mean params/total, mean metric, 95% CI half-width).
 Point = tuple[float, float, float, float]
@@ -110,3 +118,53 @@ def groups_figure(
     path = Path(path)
     fig.savefig(path, dpi=120)
     return path
+
+
+def make_plots(rep: Report, out: Path) -> None:
+    s = scale(rep.metric)
+    unit = " (%)" if s == 100.0 else ""
+    limits = (0.0, 100.0) if s == 100.0 else None  # an accuracy's band stops at 0 and 100 %
+    if WIDTH not in rep.group_keys:
+        if not rep.groups:
+            rep.plot_note = "No plots: no usable runs."
+            return
+        arms: dict[str, dict[str, tuple[float, float]]] = {}
+        for g in rep.groups:
+            arms[g.label] = {}
+            for a in g.arms:
+                mean, half = stats.mean_ci(list(a.by_seed.values()))
+                arms[g.label][f"{rep.compare}={fmt_value(a.value)}"] = (mean * s, half * s)
+        rep.plots.append(
+            groups_figure(
+                out / "groups.png",
+                arms,
+                title=f"{rep.metric} by {rep.compare}",
+                ylabel=f"{rep.metric}{unit}, mean and 95% CI",
+                limits=limits,
+            )
+        )
+        return
+    others = [k for k in rep.group_keys if k != WIDTH]
+    figures: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
+    for g in rep.groups:
+        key = dict(g.key)
+        if not isinstance(key[WIDTH], (int, float)):  # e.g. a run with explicit channels
+            continue
+        title = ", ".join(f"{k}={fmt_value(key[k])}" for k in others)
+        for a in g.arms:
+            mean, half = stats.mean_ci(list(a.by_seed.values()))
+            params = float(np.mean(a.params_total)) if a.params_total else math.nan
+            label = f"{rep.compare}={fmt_value(a.value)}"
+            figures[title][label].append((float(key[WIDTH]), params, mean * s, half * s))
+    for i, (title, lines) in enumerate(figures.items()):
+        slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", title)[:80]
+        name = f"sweep_{i:02d}_{slug}.png" if title else "sweep.png"
+        rep.plots.append(
+            sweep_figure(
+                out / name,
+                lines,
+                title=title or f"{rep.metric} by {rep.compare}",
+                ylabel=f"{rep.metric}{unit}, mean and 95% CI",
+                limits=limits,
+            )
+        )
