@@ -10,14 +10,19 @@ tests), ``verdict`` (their words), ``analysis`` (groups, arms, comparisons), ``p
 ``render`` (markdown, CSV, console), ``plots`` and ``cli``.
 """
 
-from biaslab.report.analysis import Arm, Comparison, Group, Report, build_report
+from biaslab.report import stats
+from biaslab.report.analysis import Arm, Group
+from biaslab.report.build import Report, build_report
 from biaslab.report.cli import build_parser, main, write_outputs
+from biaslab.report.compare import Comparison
 from biaslab.report.load import Run, from_record, load_files, load_wandb, sweep_commands
 from biaslab.report.provenance import provenance
-from biaslab.report.render import CSV_STATS, print_table, render_markdown, write_csv
+from biaslab.report.render import render_markdown
+from biaslab.report.tables import CSV_STATS, print_table, write_csv
 
 __all__ = [
     "CSV_STATS",
+    "stats",
     "Arm",
     "Comparison",
     "Group",

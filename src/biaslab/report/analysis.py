@@ -6,16 +6,14 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from biaslab.report import stats
+from biaslab.report.compare import Comparison
+from biaslab.report.compare import compare as compare_arms
 from biaslab.report.load import Run
-from biaslab.report.provenance import provenance
 from biaslab.report.values import fmt_value, ident, sort_key
-from biaslab.report.verdict import verdict
 
 # Keys that differ between runs without being part of the experiment's design.
 IGNORED_KEYS = {
@@ -82,10 +80,11 @@ class Arm:
     """The runs of one compared value within a group."""
 
     value: Any
-    by_seed: dict[Any, float]  # metric per seed; repeated runs of a seed are averaged
+    by_seed: dict[Any, float]  # metric per seed; repeated runs of a seed (--pool) are averaged
     duplicates: list[Any]
     params_total: list[float]
     params_bias: list[float]
+    runs: dict[Any, list[Run]] = field(default_factory=dict)  # per seed
 
     @property
     def n(self) -> int:
@@ -98,18 +97,6 @@ class Arm:
     @property
     def std(self) -> float:
         return float(np.std(list(self.by_seed.values()), ddof=1)) if self.n > 1 else math.nan
-
-
-@dataclass
-class Comparison:
-    """One non-baseline value against the baseline, paired by seed."""
-
-    value: Any
-    n_pairs: int
-    test: stats.PairedTest | None
-    only_value: list[Any]  # seeds run with this value only
-    only_baseline: list[Any]  # seeds run with the baseline only
-    verdict: str
 
 
 @dataclass
@@ -126,9 +113,9 @@ class Group:
 
 
 def _arm(value: Any, runs: Sequence[Run], metric: str) -> Arm:
-    per_seed: dict[Any, list[float]] = defaultdict(list)
+    per_seed: dict[Any, list[Run]] = defaultdict(list)
     for r in runs:
-        per_seed[r.seed].append(float(r.metrics[metric]))
+        per_seed[r.seed].append(r)
     seeds = sorted(per_seed, key=sort_key)
 
     def counts(name: str) -> list[float]:
@@ -136,10 +123,11 @@ def _arm(value: Any, runs: Sequence[Run], metric: str) -> Arm:
 
     return Arm(
         value,
-        {s: float(np.mean(per_seed[s])) for s in seeds},
+        {s: float(np.mean([float(r.metrics[metric]) for r in per_seed[s]])) for s in seeds},
         [s for s in seeds if len(per_seed[s]) > 1],
         counts("params/total"),
         counts("params/bias"),
+        {s: per_seed[s] for s in seeds},
     )
 
 
@@ -149,8 +137,16 @@ def _label(compare: str, value: Any, baseline: Any) -> str:
 
 
 def analyze(
-    runs: Sequence[Run], compare: str, metric: str, baseline: Any, group_keys: Sequence[str]
+    runs: Sequence[Run],
+    compare: str,
+    metric: str,
+    baseline: Any,
+    group_keys: Sequence[str],
+    failed: dict[int, str] | None = None,
+    margin: float | None = None,
 ) -> list[Group]:
+    """Groups of runs that agree on every swept key but ``compare``; in each, every value
+    compared with the baseline. ``failed`` maps id(run) to why that run did not learn."""
     buckets: dict[tuple[str, ...], list[Run]] = defaultdict(list)
     for r in runs:
         buckets[tuple(ident(r.config.get(k)) for k in group_keys)].append(r)
@@ -164,7 +160,8 @@ def analyze(
         # Baseline first, so that tables read "baseline, then what is compared to it".
         values.sort(key=lambda v: ident(v) != ident(baseline))
         arms = [_arm(v, by_value[ident(v)], metric) for v in values]
-        group = Group(key, arms, *_comparisons(arms, compare, metric, baseline))
+        comparisons, note = _comparisons(arms, compare, metric, baseline, failed or {}, margin)
+        group = Group(key, arms, comparisons, note)
         group.batch_norm = all(r.config.get("model.norm") == "batch" for r in members)
         groups.append(group)
     groups.sort(key=lambda g: [sort_key(v) for _, v in g.key])
@@ -172,83 +169,30 @@ def analyze(
 
 
 def _comparisons(
-    arms: list[Arm], compare: str, metric: str, baseline: Any
+    arms: list[Arm],
+    compare: str,
+    metric: str,
+    baseline: Any,
+    failed: dict[int, str],
+    margin: float | None,
 ) -> tuple[list[Comparison], str | None]:
     base = arms[0] if ident(arms[0].value) == ident(baseline) else None
     if base is None:
         return [], f"no runs with {compare}={fmt_value(baseline)} (the baseline) in this group"
     if len(arms) == 1:
         return [], f"only {compare}={fmt_value(baseline)} in this group: nothing to compare"
-    means = [a.mean for a in arms]
-    out = []
-    for arm in arms[1:]:
-        paired = [s for s in arm.by_seed if s in base.by_seed]
-        test = None
-        if len(paired) >= 2:
-            test = stats.paired_test(
-                [arm.by_seed[s] for s in paired], [base.by_seed[s] for s in paired]
-            )
-        label = _label(compare, arm.value, baseline)
-        out.append(
-            Comparison(
-                arm.value,
-                len(paired),
-                test,
-                [s for s in arm.by_seed if s not in base.by_seed],
-                [s for s in base.by_seed if s not in arm.by_seed],
-                verdict(label, test, len(paired), metric, means),
-            )
+    return [
+        compare_arms(
+            arm.value,
+            _label(compare, arm.value, baseline),
+            arm.by_seed,
+            base.by_seed,
+            arm.runs,
+            base.runs,
+            failed,
+            metric,
+            margin,
+            fmt_value(baseline),
         )
-    return out, None
-
-
-@dataclass
-class Report:
-    command: str
-    compare: str
-    metric: str
-    baseline: Any
-    n_runs: int
-    swept: list[str]
-    group_keys: list[str]
-    groups: list[Group]
-    problems: list[tuple[str, str, str]]  # (source, status, why it was not used)
-    plots: list[Path] = field(default_factory=list)
-    plot_note: str = ""
-    provenance: list[str] = field(default_factory=list)  # lines of the Provenance section
-    sweeps: list[str] = field(default_factory=list)  # commands that launched the runs
-
-
-def build_report(
-    runs: Sequence[Run],
-    compare: str = "model.bias",
-    metric: str = "test/acc",
-    baseline: str | None = None,
-    command: str = "",
-) -> Report:
-    if not any(compare in r.config for r in runs):
-        raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")
-    usable, problems = [], []
-    for r in runs:
-        why = why_unusable(r, metric, compare)
-        if why is None:
-            usable.append(r)
-        else:
-            problems.append((r.source, r.status, why))
-    swept = swept_keys([r for r in runs if r.config])
-    group_keys = [k for k in swept if k != compare]
-    values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
-    base = choose_baseline(values, baseline) if values else None
-    groups = analyze(usable, compare, metric, base, group_keys) if usable else []
-    return Report(
-        command,
-        compare,
-        metric,
-        base,
-        len(runs),
-        swept,
-        group_keys,
-        groups,
-        problems,
-        provenance=provenance(runs),
-    )
+        for arm in arms[1:]
+    ], None

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from biaslab.report.analysis import Report, build_report
+from biaslab.report.build import Report, build_report
 from biaslab.report.load import load_files, load_wandb, sweep_commands
 from biaslab.report.plots import make_plots
-from biaslab.report.render import print_table, render_markdown, write_csv
+from biaslab.report.render import render_markdown
+from biaslab.report.tables import print_table, write_csv
+from biaslab.report.values import scale
 
 
 def write_outputs(rep: Report, out: Path) -> Path:
@@ -47,7 +50,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read runs from W&B instead")
     p.add_argument("--group", help="W&B group to read (with --wandb)")
+    p.add_argument(
+        "--margin",
+        help="equivalence margin δ, in the units the report shows: percentage points for "
+        "accuracy (default 1), raw units otherwise (default 0.05 for *_over_baseline "
+        "metrics, none for others)",
+    )
+    p.add_argument(
+        "--classes",
+        help="number of classes for the chance level (default: each run's data module's "
+        "num_classes)",
+    )
+    p.add_argument(
+        "--pool",
+        action="store_true",
+        help="pool runs from different sweeps, and repeated (config, seed) runs, as "
+        "replications (refused without it)",
+    )
+    p.add_argument(
+        "--log-wandb",
+        action="store_true",
+        help="also log the verdict table, summary and plots as one W&B run (job_type=report, "
+        "offline unless WANDB_MODE says otherwise)",
+    )
     return p
+
+
+def _positive(option: str, text: str | None, kind: type, allowed: str) -> float | int | None:
+    """``text`` as a positive ``kind``; ValueError naming the option, value and what is
+    allowed otherwise."""
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{option} {text}: {allowed}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,12 +110,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         out = Path("report")
     try:
+        margin = _positive(
+            "--margin",
+            args.margin,
+            float,
+            "must be a positive number (percentage points for accuracy, raw units otherwise)",
+        )
+        classes = _positive("--classes", args.classes, int, "must be a whole number ≥ 2")
+        if classes is not None and classes < 2:
+            raise ValueError(f"--classes {args.classes}: must be a whole number ≥ 2")
+        if margin is not None and scale(args.metric) == 100.0:
+            margin /= 100.0  # given in percentage points, tested in raw units
         rep = build_report(
             runs,
             args.compare,
             args.metric,
             args.baseline,
             command=shlex.join(["python", "-m", "biaslab.report", *argv]),
+            margin=margin,
+            classes=classes,
+            pool=args.pool,
         )
         rep.sweeps = sweep_commands(args.paths)
     except ValueError as e:
@@ -84,4 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_outputs(rep, out)
     print_table(rep)
     print(f"report: {path}")
+    if args.log_wandb:
+        from biaslab.report.wandb_log import log_report  # W&B's client only on this path
+
+        print(f"W&B report run: {log_report(rep, out, runs)}")
+    if not rep.groups:
+        print(f"error: no usable run: none completed with a finite {args.metric}", file=sys.stderr)
+        return 1
     return 0

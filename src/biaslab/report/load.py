@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class Run:
     error: str | None = None
     # where it ran: versions, git commit, device, wall time (results.json only)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # the sweep it belongs to: its multirun.yaml folder, else its task_name
+    sweep: str = ""
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -68,18 +71,36 @@ def from_record(record: dict[str, Any], source: str) -> Run:
         dict(record.get("params") or {}),
         error,
         provenance,
+        sweep=f"task_name={config.get('task_name')}",
     )
+
+
+def sweep_of(path: Path, cache: dict[Path, str | None]) -> str | None:
+    """The nearest folder above ``path`` that holds a multirun.yaml: the Hydra sweep that
+    wrote it (None outside any sweep)."""
+    for folder in path.resolve().parents:
+        if folder not in cache:
+            cache[folder] = str(folder) if (folder / "multirun.yaml").is_file() else None
+        if cache[folder] is not None:
+            return cache[folder]
+    return None
 
 
 def load_files(paths: Iterable[str | Path]) -> list[Run]:
     """Every results.json under ``paths``; an unreadable file becomes a run that is listed in
     the report rather than a crash that hides every other run."""
-    runs = []
+    runs, cache = [], {}
     for path in find_results(*paths):
         try:
-            runs.append(from_record(read_results(path), str(path)))
+            run = from_record(read_results(path), str(path))
         except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
             runs.append(Run(str(path), "unreadable", None, {}, error=str(e)))
+            continue
+        sweep = sweep_of(Path(path), cache)
+        if sweep is not None:
+            rel = os.path.relpath(sweep)  # shown relative to where the report ran, if inside
+            run.sweep = sweep if rel.startswith("..") else rel
+        runs.append(run)
     return runs
 
 
@@ -107,7 +128,9 @@ def from_wandb_run(run: Any) -> Run:
     status = WANDB_STATUS.get(run.state, run.state)
     error = None if status == "completed" else f"W&B run state: {run.state}"
     source = getattr(run, "url", None) or f"wandb:{'/'.join(getattr(run, 'path', []))}"
-    return Run(source, status, config.get("seed"), config, metrics, params, error)
+    group = getattr(run, "group", None)
+    sweep = f"wandb group {group}" if group else f"task_name={config.get('task_name')}"
+    return Run(source, status, config.get("seed"), config, metrics, params, error, sweep=sweep)
 
 
 def load_wandb(path: str, group: str | None = None, api: Any = None) -> list[Run]:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from biaslab.report import stats
-from biaslab.report.analysis import WIDTH, Report
+from biaslab.report.analysis import WIDTH
+from biaslab.report.build import Report
 from biaslab.report.values import fmt_value, scale
 
 # One point of a line: (model.width, mean params/total, mean metric, 95% CI half-width).
