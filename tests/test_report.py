@@ -259,9 +259,10 @@ def test_grouping_by_width_gives_one_verdict_per_width_and_plots(tmp_path):
     assert all(g.comparisons[0].verdict.startswith("bias helps") for g in rep.groups)
     md = report.write_outputs(rep, tmp_path / "out").read_text()
     assert md.count("bias helps") >= 3
-    assert len(rep.plots) == 1
-    assert rep.plots[0].stat().st_size > 1000
-    assert f"]({rep.plots[0].name})" in md
+    # the answer plot (paired differences against width), then the level plot
+    assert [p.name for p in rep.plots] == ["difference.png", "sweep.png"]
+    assert all(p.stat().st_size > 1000 for p in rep.plots)
+    assert all(f"]({p.name})" in md for p in rep.plots)
 
 
 def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
@@ -276,6 +277,7 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
     assert len(rep.groups) == 4
     report.write_outputs(rep, tmp_path / "out")
     assert sorted(p.name for p in rep.plots) == [
+        "difference.png",
         "sweep_00_trainer.max_steps=100.png",
         "sweep_01_trainer.max_steps=200.png",
     ]
@@ -285,7 +287,10 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
 def test_without_a_width_sweep_one_figure_shows_every_group(tmp_path):
     bias_sweep(tmp_path, gain=0.03)
     md = report.write_outputs(build(tmp_path), tmp_path / "out").read_text()
-    assert [p.name for p in (tmp_path / "out").glob("*.png")] == ["groups.png"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [
+        "difference.png",
+        "groups.png",
+    ]
     assert "![groups](groups.png)" in md
 
 

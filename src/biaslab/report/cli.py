@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from biaslab.report.build import Report, build_report
+from biaslab.report.figures import make_plots
 from biaslab.report.load import load_files, load_wandb, sweep_commands
-from biaslab.report.plots import make_plots
 from biaslab.report.render import render_markdown
 from biaslab.report.tables import print_table, write_csv
 from biaslab.report.values import scale
