@@ -3,7 +3,9 @@ Holm, robust checks, solve rates, identical arms, mixed sources."""
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -251,3 +253,31 @@ def test_bad_options_give_one_line_and_exit_2(tmp_path, capsys, args, words):
 def test_no_usable_run_exits_non_zero(tmp_path):
     write_run(tmp_path, "x", seed=0, bias=True, status="failed", metrics={})
     assert report.main([str(tmp_path)]) == 1
+
+
+# ---------------------------------------------------------------- W&B
+
+
+def test_log_wandb_writes_a_report_run_readable_offline(tmp_path, monkeypatch):
+    from tests.wandb_records import records, run_contents
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    paired_runs(tmp_path / "runs", [0.7, 0.72, 0.71, 0.69, 0.7], [0.03, 0.031, 0.029, 0.03, 0.032])
+    out = tmp_path / "out"
+    assert report.main([str(tmp_path / "runs"), "--out", str(out), "--log-wandb"]) == 0
+    (run_file,) = out.glob("wandb/offline-run-*/run-*.wandb")
+    # W&B's service may still be writing the file after finish() returned: wait for its exit
+    deadline = time.monotonic() + 30
+    while not any(r.WhichOneof("record_type") == "exit" for r in records(run_file)):
+        assert time.monotonic() < deadline, "the offline run file never got its exit record"
+        time.sleep(0.2)
+    kinds = {r.WhichOneof("record_type"): r for r in records(run_file)}
+    assert kinds["run"].run.job_type == "report"
+    config = {i.key: json.loads(i.value_json) for i in kinds["run"].run.config.update}
+    assert config["compare"] == "model.bias" and config["family_size"] == 1
+    _, summary = run_contents(run_file)
+    assert summary["verdict/all runs/true"] == "helps"
+    assert summary["verdicts/_type"] == "table-file" and summary["verdicts/nrows"] == 1
+    assert summary["verdicts/ncols"] == len(report.wandb_log.COLUMNS)
+    assert summary["plots/difference/_type"] == "image-file"

@@ -10,7 +10,7 @@ tests), ``verdict`` (their words), ``analysis`` (groups, arms, comparisons), ``p
 ``render`` (markdown, CSV, console), ``plots`` and ``cli``.
 """
 
-from biaslab.report import stats
+from biaslab.report import stats, wandb_log
 from biaslab.report.analysis import Arm, Group
 from biaslab.report.build import Report, build_report
 from biaslab.report.cli import build_parser, main, write_outputs
@@ -23,6 +23,7 @@ from biaslab.report.tables import CSV_STATS, print_table, write_csv
 __all__ = [
     "CSV_STATS",
     "stats",
+    "wandb_log",
     "Arm",
     "Comparison",
     "Group",
