@@ -253,8 +253,11 @@ def test_members_report_like_sequential_runs(make_cfg, tmp_path):
     sequential = report.build_report(report.load_files([tmp_path / "sequential"]))
     assert shape(parallel) == shape(sequential)
     assert [sorted(a.by_seed) for a in parallel.groups[0].arms] == [[0, 1, 2]] * 2
-    # together: nothing tells a member from a run, so each seed counts twice in one group
-    both = report.build_report(report.load_files([tmp_path]))
+    # together: nothing tells a member from a run, so each seed is a duplicate (config, seed):
+    # refused unless pooled, and then each seed counts twice in one group
+    with pytest.raises(ValueError, match="--pool"):
+        report.build_report(report.load_files([tmp_path]))
+    both = report.build_report(report.load_files([tmp_path]), pool=True)
     assert both.group_keys == [] and len(both.groups) == 1
     assert [a.duplicates for a in both.groups[0].arms] == [[0, 1, 2]] * 2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -101,13 +102,21 @@ def test_bias_that_helps_is_found(tmp_path):
     assert "pts" in cmp.verdict
 
 
-def test_identical_arms_show_no_significant_difference(tmp_path):
+def test_equal_arms_are_equivalent_within_the_margin(tmp_path):
     bias_sweep(tmp_path, gain=0.0)
     rep = build(tmp_path)
-    # The noise makes the arms differ a little, never significantly at this size.
+    # The noise (SD 0.2 pts per run) makes the arms differ a little: the 90 % interval of the
+    # difference lies well inside ±1 pt, and the difference is not significant.
     (cmp,) = rep.groups[0].comparisons
-    assert cmp.verdict.startswith("no significant difference: ")
+    assert cmp.kind == "equivalent"
+    assert cmp.verdict.startswith("equivalent within ±1 pt: 90 % CI [")
+    assert -0.01 < cmp.equivalence.ci_low < 0 < cmp.equivalence.ci_high < 0.01
     assert cmp.test.ci_low < 0 < cmp.test.ci_high
+    # a margin narrower than the interval: no longer equivalent, and the seeds it would need
+    narrow = build(tmp_path, margin=0.0005)
+    (cmp,) = narrow.groups[0].comparisons
+    assert cmp.kind == "inconclusive" and "±0.05 pts needs ≈" in cmp.verdict
+    assert cmp.seeds_needed == math.ceil(7.85 * (cmp.sd / 0.0005) ** 2 + 2)
 
 
 def test_exactly_equal_arms(tmp_path):
@@ -115,7 +124,9 @@ def test_exactly_equal_arms(tmp_path):
         for bias in (False, True):
             write_run(tmp_path, f"s{s}_{bias}", seed=s, bias=bias, acc=0.8)
     (cmp,) = build(tmp_path).groups[0].comparisons
-    assert cmp.verdict == "no significant difference: +0.0 pts [0.0, 0.0], p=1"
+    # not identical runs (the bias adds parameters), but every difference is exactly 0
+    assert not cmp.identical
+    assert cmp.verdict.startswith("equivalent within ±1 pt: 90 % CI [0.0, 0.0]")
 
 
 def test_bias_that_hurts(tmp_path):
@@ -177,8 +188,11 @@ def _mse_runs(root: Path, base: float, gain: float):
 def test_over_baseline_metric_that_beats_no_trivial_predictor_is_inconclusive(tmp_path):
     _mse_runs(tmp_path, base=1.02, gain=0.05)  # a real difference, both arms no better than 1.0
     (cmp,) = build(tmp_path, metric="test/mse_over_baseline").groups[0].comparisons
-    assert cmp.test.p < 0.05
-    assert cmp.verdict.startswith("inconclusive: no arm beats the trivial baseline")
+    diffs = list(cmp.diffs.values())
+    assert report.stats.paired_test(diffs, [0.0] * 5).p < 0.05  # what v1 would have tested
+    assert cmp.test is None and cmp.usable == []
+    assert cmp.verdict.startswith("inconclusive: no pair where both arms learned (5 of 5")
+    assert all("≥ 0.9" in why for _, why in cmp.not_learned)
 
 
 def test_over_baseline_metric_with_an_arm_below_cutoff_gets_a_verdict(tmp_path):
@@ -232,7 +246,7 @@ def test_unequal_seeds_are_reported(tmp_path):
 def test_too_few_paired_seeds(tmp_path):
     bias_sweep(tmp_path, gain=0.03, seeds=[0, 1], true_seeds=[1, 2])
     (cmp,) = build(tmp_path).groups[0].comparisons
-    assert cmp.verdict == "too few paired seeds (n=1)"
+    assert cmp.verdict == "inconclusive: 1 usable pairs, need 3"
     assert cmp.test is None
 
 
@@ -245,9 +259,10 @@ def test_grouping_by_width_gives_one_verdict_per_width_and_plots(tmp_path):
     assert all(g.comparisons[0].verdict.startswith("bias helps") for g in rep.groups)
     md = report.write_outputs(rep, tmp_path / "out").read_text()
     assert md.count("bias helps") >= 3
-    assert len(rep.plots) == 1
-    assert rep.plots[0].stat().st_size > 1000
-    assert f"]({rep.plots[0].name})" in md
+    # the answer plot (paired differences against width), then the level plot
+    assert [p.name for p in rep.plots] == ["difference.png", "sweep.png"]
+    assert all(p.stat().st_size > 1000 for p in rep.plots)
+    assert all(f"]({p.name})" in md for p in rep.plots)
 
 
 def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
@@ -262,6 +277,7 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
     assert len(rep.groups) == 4
     report.write_outputs(rep, tmp_path / "out")
     assert sorted(p.name for p in rep.plots) == [
+        "difference.png",
         "sweep_00_trainer.max_steps=100.png",
         "sweep_01_trainer.max_steps=200.png",
     ]
@@ -271,7 +287,10 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
 def test_without_a_width_sweep_one_figure_shows_every_group(tmp_path):
     bias_sweep(tmp_path, gain=0.03)
     md = report.write_outputs(build(tmp_path), tmp_path / "out").read_text()
-    assert [p.name for p in (tmp_path / "out").glob("*.png")] == ["groups.png"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [
+        "difference.png",
+        "groups.png",
+    ]
     assert "![groups](groups.png)" in md
 
 
@@ -413,7 +432,8 @@ def test_cli_reads_wandb_through_the_api(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert report.main(["--wandb", "me/biaslab", "--group", "g"]) == 0
     assert api.calls == [("me/biaslab", {"group": "g"})]
-    assert "no significant difference" in (tmp_path / "report" / "report.md").read_text()
+    # same metrics and params/total in every pair: the rule for identical runs
+    assert "identical runs" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_batch_norm_groups_get_the_identity_section(tmp_path):

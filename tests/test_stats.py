@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from biaslab.stats import mean_ci, paired_test
+from biaslab.report.stats import mean_ci, paired_test
 
 
 def test_paired_test_matches_hand_computation():

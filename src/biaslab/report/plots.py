@@ -1,4 +1,5 @@
-"""Report figures: the metric against width and against parameter count, one line per arm."""
+"""Report figures: the metric against width and against parameter count, one line per arm;
+matplotlib is imported only when a figure is drawn."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _reference(ax, reference: tuple[float, str] | None, log_y: bool) -> None:
+    """A horizontal line at chance level (or 1.0 for a ratio to a trivial predictor)."""
+    if log_y:
+        ax.set_yscale("log")
+    if reference is not None:
+        ax.axhline(reference[0], color="0.3", linestyle="--", linewidth=1, label=reference[1])
+
 
 # One point of a line: (model.width, mean params/total, mean metric, 95% CI half-width).
 Point = tuple[float, float, float, float]
@@ -24,6 +37,8 @@ def sweep_figure(
     title: str,
     ylabel: str,
     limits: tuple[float, float] | None = None,
+    reference: tuple[float, str] | None = None,
+    log_y: bool = False,
 ) -> Path:
     """Two panels, metric vs width (log2 x) and vs params/total (log x), each line with a
     shaded 95% CI band (inside ``limits``, the metric's range); saved as a PNG at ``path``."""
@@ -36,14 +51,19 @@ def sweep_figure(
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)
     ax_w, ax_p = fig.subplots(1, 2, sharey=True)
-    for label, points in lines.items():
+    n = len(lines)
+    for i, (label, points) in enumerate(lines.items()):
         width, params, mean, half = np.array(sorted(points), dtype=float).T
+        # arms that coincide (identical runs) must stay visible: each its own marker and
+        # dash, and a small sideways shift on the log x axes
+        shift = 2 ** (0.06 * (i - (n - 1) / 2))
+        style = {"marker": MARKERS[i % len(MARKERS)], "linestyle": LINESTYLES[i % len(LINESTYLES)]}
         half = np.nan_to_num(half)  # one seed has no interval: draw the line without a band
         lo, hi = _band(mean, half, limits)
         color = None
-        for ax, x in ((ax_w, width), (ax_p, params)):
+        for ax, x in ((ax_w, width * shift), (ax_p, params * shift)):
             keep = np.isfinite(x) & (x > 0)  # a log axis cannot show a missing or zero count
-            (line,) = ax.plot(x[keep], mean[keep], marker="o", label=label, color=color)
+            (line,) = ax.plot(x[keep], mean[keep], label=label, color=color, **style)
             color = line.get_color()  # the same arm keeps its color in both panels
             ax.fill_between(
                 x[keep],
@@ -70,6 +90,7 @@ def sweep_figure(
     ax_p.set_xlabel("params/total")
     ax_w.set_ylabel(ylabel)
     for ax in (ax_w, ax_p):
+        _reference(ax, reference, log_y)
         ax.grid(True, which="both", alpha=0.3)
     ax_w.legend()
     fig.suptitle(title)
@@ -85,6 +106,8 @@ def groups_figure(
     title: str,
     ylabel: str,
     limits: tuple[float, float] | None = None,
+    reference: tuple[float, str] | None = None,
+    log_y: bool = False,
 ) -> Path:
     """One column per group, one marker per arm at its mean with the 95% CI as an error bar
     (inside ``limits``); for sweeps without a width axis.
@@ -97,11 +120,15 @@ def groups_figure(
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     offsets = np.linspace(-0.2, 0.2, len(arms)) if len(arms) > 1 else [0.0]
-    for arm, dx in zip(arms, offsets, strict=True):
+    for i, (arm, dx) in enumerate(zip(arms, offsets, strict=True)):
         xs = [i + dx for i, g in enumerate(groups.values()) if arm in g]
         mean, half = np.array([g[arm] for g in groups.values() if arm in g], dtype=float).T
         lo, hi = _band(mean, np.nan_to_num(half), limits)
-        ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], fmt="o", capsize=4, label=arm)
+        if log_y:  # a log axis cannot show a band below 0: stop it just above
+            lo = np.maximum(lo, mean * 0.01)
+        m = MARKERS[i % len(MARKERS)]
+        ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], fmt=m, capsize=4, label=arm)
+    _reference(ax, reference, log_y)
     ax.set_xticks(range(len(groups)), list(groups), rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)

@@ -1,0 +1,106 @@
+"""The whole report from a list of runs: which runs count, the groups, the family's Holm
+correction and every verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biaslab.report import learned
+from biaslab.report.analysis import Group, analyze, choose_baseline, swept_keys, why_unusable
+from biaslab.report.load import Run
+from biaslab.report.provenance import provenance
+from biaslab.report.sources import check_sources
+from biaslab.report.values import ident
+from biaslab.report.verdict import apply_holm, decide, default_margin
+
+
+@dataclass
+class Report:
+    command: str
+    compare: str
+    metric: str
+    baseline: Any
+    n_runs: int
+    swept: list[str]
+    group_keys: list[str]
+    groups: list[Group]
+    problems: list[tuple[str, str, str]]  # (source, status, why it was not used)
+    plots: list[Path] = field(default_factory=list)
+    plot_note: str = ""
+    provenance: list[str] = field(default_factory=list)  # lines of the Provenance section
+    sweeps: list[str] = field(default_factory=list)  # commands that launched the runs
+    margin: float | None = None  # equivalence margin, raw metric units
+    classes: dict[int, int] = field(default_factory=dict)  # chance levels used: classes → runs
+    not_learned: int = 0  # usable runs that did not learn
+    family_size: int = 0  # tests Holm's correction runs over
+    pool: bool = False
+    sources: list[str] = field(default_factory=list)  # lines: seeds per sweep
+
+    @property
+    def comparisons(self):
+        return [c for g in self.groups for c in g.comparisons]
+
+
+def build_report(
+    runs: Sequence[Run],
+    compare: str = "model.bias",
+    metric: str = "test/acc",
+    baseline: str | None = None,
+    command: str = "",
+    *,
+    margin: float | None = None,
+    classes: int | None = None,
+    pool: bool = False,
+) -> Report:
+    """``margin`` in raw metric units (default: :func:`default_margin`); ``classes`` overrides
+    the number of classes read from each run's data module (the chance level)."""
+    if not any(compare in r.config for r in runs):
+        raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")
+    usable, problems = [], []
+    for r in runs:
+        why = why_unusable(r, metric, compare)
+        if why is None:
+            usable.append(r)
+        else:
+            problems.append((r.source, r.status, why))
+    swept = swept_keys([r for r in runs if r.config])
+    group_keys = [k for k in swept if k != compare]
+    values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
+    base = choose_baseline(values, baseline) if values else None
+    margin = default_margin(metric) if margin is None else margin
+    cache: dict[str, int | None] = {}
+    failed: dict[int, str] = {}
+    used_classes: dict[int, int] = {}
+    for r in usable:
+        k = classes if classes is not None else learned.classes_of(r, cache)
+        if k is not None:
+            used_classes[k] = used_classes.get(k, 0) + 1
+        why = learned.why_not_learned(r, metric, k)
+        if why is not None:
+            failed[id(r)] = why
+    groups = analyze(usable, compare, metric, base, group_keys, failed, margin) if usable else []
+    sources = check_sources(groups, compare, pool)
+    rep = Report(
+        command,
+        compare,
+        metric,
+        base,
+        len(runs),
+        swept,
+        group_keys,
+        groups,
+        problems,
+        provenance=provenance(runs),
+        margin=margin,
+        classes=used_classes,
+        not_learned=len(failed),
+        pool=pool,
+        sources=sources,
+    )
+    rep.family_size = apply_holm(rep.comparisons)
+    for cmp in rep.comparisons:
+        decide(cmp, metric, margin)
+    return rep

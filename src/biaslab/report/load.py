@@ -1,0 +1,141 @@
+"""Runs in: results.json files under the given paths, or W&B runs, as flat :class:`Run` records."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biaslab.results import find_results, read_results
+
+WANDB_STATUS = {
+    "finished": "completed",
+    "crashed": "failed",
+    "failed": "failed",
+    "killed": "failed",
+}
+
+
+@dataclass
+class Run:
+    """One run, from a results.json or a W&B run; ``config`` is flattened to dotted keys."""
+
+    source: str
+    status: str
+    seed: Any
+    config: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    # where it ran: versions, git commit, device, wall time (results.json only)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    # the sweep it belongs to: its multirun.yaml folder, else its task_name
+    sweep: str = ""
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def from_record(record: dict[str, Any], source: str) -> Run:
+    config = flatten(record.get("config") or {})
+    error = record.get("error")
+    if isinstance(error, dict):
+        error = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    seed = record.get("seed", config.get("seed"))
+    # a seed-parallel member records its whole job's time: the job is what took it
+    job = (record.get("seed_parallel") or {}).get("job_dir") or source
+    provenance = {
+        "versions": record.get("versions") or {},
+        "git_commit": record.get("git_commit"),
+        "device": record.get("device"),
+        "job": job,
+        "total_s": (record.get("timing") or {}).get("total_s"),
+    }
+    return Run(
+        source,
+        record.get("status", "unknown"),
+        seed,
+        config,
+        dict(record.get("metrics") or {}),
+        dict(record.get("params") or {}),
+        error,
+        provenance,
+        sweep=f"task_name={config.get('task_name')}",
+    )
+
+
+def sweep_of(path: Path, cache: dict[Path, str | None]) -> str | None:
+    """The nearest folder above ``path`` that holds a multirun.yaml: the Hydra sweep that
+    wrote it (None outside any sweep)."""
+    for folder in path.resolve().parents:
+        if folder not in cache:
+            cache[folder] = str(folder) if (folder / "multirun.yaml").is_file() else None
+        if cache[folder] is not None:
+            return cache[folder]
+    return None
+
+
+def load_files(paths: Iterable[str | Path]) -> list[Run]:
+    """Every results.json under ``paths``; an unreadable file becomes a run that is listed in
+    the report rather than a crash that hides every other run."""
+    runs, cache = [], {}
+    for path in find_results(*paths):
+        try:
+            run = from_record(read_results(path), str(path))
+        except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+            runs.append(Run(str(path), "unreadable", None, {}, error=str(e)))
+            continue
+        sweep = sweep_of(Path(path), cache)
+        if sweep is not None:
+            rel = os.path.relpath(sweep)  # shown relative to where the report ran, if inside
+            run.sweep = sweep if rel.startswith("..") else rel
+        runs.append(run)
+    return runs
+
+
+def sweep_commands(paths: Iterable[str | Path]) -> list[str]:
+    """The command that launched each Hydra sweep found under ``paths`` (its multirun.yaml)."""
+    from omegaconf import OmegaConf
+
+    commands = []
+    for p in paths:
+        for m in sorted(glob.glob(str(p), recursive=True)):
+            found = [Path(m)] if Path(m).name == "multirun.yaml" else Path(m).rglob("multirun.yaml")
+            for f in sorted(found):
+                task = OmegaConf.select(OmegaConf.load(f), "hydra.overrides.task") or []
+                commands.append(shlex.join(["python", "train.py", "-m", *task]))
+    return list(dict.fromkeys(commands))
+
+
+def from_wandb_run(run: Any) -> Run:
+    """A W&B public-API run as a :class:`Run`: run.config is the record's config, run.summary
+    holds the metrics and the params/* counts (see biaslab.tracking.finish)."""
+    config = flatten({k: v for k, v in dict(run.config).items() if not str(k).startswith("_")})
+    summary = {k: v for k, v in run.summary.items() if not str(k).startswith("_")}
+    params = {k: v for k, v in summary.items() if k.startswith("params/")}
+    metrics = {k: v for k, v in summary.items() if k not in params}
+    status = WANDB_STATUS.get(run.state, run.state)
+    error = None if status == "completed" else f"W&B run state: {run.state}"
+    source = getattr(run, "url", None) or f"wandb:{'/'.join(getattr(run, 'path', []))}"
+    group = getattr(run, "group", None)
+    sweep = f"wandb group {group}" if group else f"task_name={config.get('task_name')}"
+    return Run(source, status, config.get("seed"), config, metrics, params, error, sweep=sweep)
+
+
+def load_wandb(path: str, group: str | None = None, api: Any = None) -> list[Run]:
+    if api is None:
+        import wandb  # only this path needs W&B's client (and a network)
+
+        api = wandb.Api()
+    return [from_wandb_run(r) for r in api.runs(path, filters={"group": group} if group else {})]
