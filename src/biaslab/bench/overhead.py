@@ -72,9 +72,8 @@ def job_overhead(conf_dir: Path, work: Path, base: list[str], jobs: int, steps: 
     per_job = [row for row, _ in runs]
     median = _median(per_job)
     no_logger = None
-    if any(
-        logged for _, logged in runs
-    ):  # else (logger=none) the second pass would repeat the first
+    # with logger=none already, a second pass would only repeat the first
+    if any(logged for _, logged in runs):
         quiet = [*overrides, "logger=none"]  # the last value of a key wins
         rows = [one_job(quiet, work / f"job{j}-nolog", conf_dir)[0] for j in range(jobs)]
         no_logger = {"median": _median(rows), "per_job": rows}

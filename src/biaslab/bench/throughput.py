@@ -13,7 +13,7 @@ import math
 import os
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -38,7 +38,6 @@ class Plan:
     warmup_s: float = 0.5
     min_warmup: int = 5
     fixed_steps: tuple[int, int] | None = None  # (warmup, window): skip the calibration
-    notes: list[str] = field(default_factory=list)
 
     def steps_for(self, step_s: float) -> tuple[int, int]:
         """(warmup, window) steps for a path whose step takes ``step_s``: long enough to
