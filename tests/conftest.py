@@ -1,21 +1,25 @@
-"""Tests compose the real configs from conf/ with tiny budgets and run them in-process."""
+"""Tests compose the real configs from conf/ with tiny budgets and run them in-process; the
+user's commands run as ``python train.py ...`` subprocesses through :func:`run_cli`."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
+from biaslab.compose import CONF_DIR, ROOT, compose_job
+
+CONF = CONF_DIR  # the tests read conf/ to list options and presets
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+
+# W&B offline and quiet whatever the caller's shell says: the tests need no account
+CLI_ENV = {"WANDB_MODE": "offline", "WANDB_SILENT": "true"}
 
 
 @pytest.fixture(scope="session")
@@ -25,18 +29,9 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def compose_cfg(overrides: list[str], output_dir: Path, data_dir: Path) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[f"paths.data_dir={data_dir}", *overrides],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        del cfg.hydra
-    return cfg
+    """The real config with ``overrides``, writing to ``output_dir``, caching data in
+    ``data_dir``."""
+    return compose_job([f"paths.data_dir={data_dir}", *overrides], output_dir)
 
 
 @pytest.fixture
@@ -53,3 +48,22 @@ def make_cfg(tmp_path, data_dir):
         return compose_cfg([*base, *overrides], output_dir or tmp_path, data_dir)
 
     return make
+
+
+def cli_command(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) of ``python train.py ARGS`` as a user runs it."""
+    return [sys.executable, str(ROOT / "train.py"), *args], {**os.environ, **CLI_ENV}
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGS`` to the end, output captured. ``cwd`` is where Hydra puts
+    outputs/ and multirun/ when the args name no folder: a test's scratch folder, never the
+    checkout."""
+    argv, env = cli_command(args)
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(args: list[str], cwd: Path, **popen) -> subprocess.Popen:
+    """Start ``python train.py ARGS`` without waiting: for runs started together or killed."""
+    argv, env = cli_command(args)
+    return subprocess.Popen(argv, cwd=cwd, env=env, **popen)

@@ -8,11 +8,8 @@ overwrite and which must leave no folder, and one error printed by Hydra itself.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from biaslab.config import ConfigError, check_paths
 from biaslab.results import read_results
 from biaslab.train import main
 
-from .conftest import CONF, ROOT
+from .conftest import CONF, ROOT, run_cli
 
 DOC = ROOT / "docs" / "bad-inputs.md"
 COMMAND = ["logger=none", "trainer.max_steps=1"]  # every row's input follows these
@@ -114,15 +111,7 @@ def test_hydra_refuses_while_composing(make_cfg, row):
 def test_command_line(tmp_path, row):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *COMMAND, *row.overrides],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli([*COMMAND, *row.overrides], cwd)
     assert proc.returncode == row.exit, proc.stderr[-2000:]
     lines = proc.stderr.splitlines()
     if row.exit == 2:

@@ -1,29 +1,54 @@
-"""Smoke test of the benchmark: every case and figure is there. No timing assertions: this
-machine's speed and load say nothing about the code."""
+"""The benchmark's report: every case and figure is there and the figures agree with each
+other. No timing thresholds: this machine's speed and load say nothing about the code."""
 
 import json
+import statistics
 
-from biaslab.bench import CASES, main
+import pytest
+
+from biaslab.bench.cases import CASES
+from biaslab.bench.cli import main
+from biaslab.bench.overhead import SEGMENTS
 
 
 def test_quick_bench_writes_every_case_and_the_job_overhead(tmp_path, data_dir):
     out = tmp_path / "bench.json"
-    main(["--quick", "--out", str(out), "--data-dir", str(data_dir)])
+    args = ["--quick", "--out", str(out), "--data-dir", str(data_dir), "--override", "logger=none"]
+    returned = main(args)
     report = json.loads(out.read_text())
+    assert report == returned
 
+    assert {"device", "versions", "settings", "cases", "overhead", "e2e"} <= set(report)
     assert {"torch", "lightning"} <= set(report["versions"])
-    assert report["device"]["name"]
+    assert report["settings"]["overrides"] == [f"paths.data_dir={data_dir}", "logger=none"]
     rows = {(c["case"], c["bias"]): c for c in report["cases"]}
     assert set(rows) == {(case, bias) for case in CASES for bias in (True, False)}
     for row in rows.values():
+        # --quick: 2 warm-up steps and one window of 3, one round; both paths train the same
+        # full batches, so their samples/s compare like with like
+        steps = row["warmup_steps"] + row["window_steps"]
+        assert (row["warmup_steps"], row["window_steps"]) == (2, 3)
+        assert row["raw"]["samples"] == row["project"]["samples"] == steps * row["batch_size"]
         for path in ("project", "raw"):
-            assert row[path]["samples_per_s"] > 0
-            assert row[path]["windows"] and all(r > 0 for r in row[path]["windows"])
-        assert row["ratio"] > 0
+            assert len(row[path]["windows"]) == 1
+            assert row[path]["samples_per_s"] == statistics.median(row[path]["windows"])
+        project, raw = row["project"]["samples_per_s"], row["raw"]["samples_per_s"]
+        assert row["ratio"] == pytest.approx(project / raw)
+        assert row["ratio_per_round"] == [pytest.approx(row["ratio"])]
+        extra = 1e3 * row["batch_size"] * (1 / project - 1 / raw)
+        assert row["extra_ms_per_step"] == pytest.approx(extra)
+    assert {rows["mnist1d", b]["batch_size"] for b in (True, False)} == {100}  # conf/'s
+    assert {r["batch_size"] for (name, _), r in rows.items() if name != "mnist1d"} == {16}
 
     overhead = report["overhead"]
     assert overhead["jobs"] == 2 and len(overhead["per_job"]) == 2
-    median = overhead["median"]
-    assert median["overhead_s"] > 0 and median["start_to_first_step_s"] > 0
-    assert median["last_step_to_results_s"] > 0 and median["train_loop_s"] > 0
+    for job in overhead["per_job"]:
+        assert job["steps"] == overhead["steps_per_job"] == 2
+        # the segments cover the whole of train(), in order (none negative)
+        assert min(job[s] for s in SEGMENTS) >= 0
+        assert sum(job[s] for s in SEGMENTS) == pytest.approx(job["total_s"])
+        assert job["overhead_s"] == pytest.approx(job["total_s"] - job["train_loop_s"])
+    assert overhead["first_job"] == overhead["per_job"][0]
+    # logger=none: there is no logger to compare against
+    assert overhead["no_logger"] is None and overhead["logger_s"] == 0.0
     assert report["e2e"] is None  # only with --e2e

@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger
 
 from biaslab.config import ConfigError, validate
 from biaslab.models.build import build_model
@@ -51,9 +53,16 @@ def test_option_composes_and_instantiates(make_cfg, group, option, tmp_path):
     elif group == "scheduler":
         opt = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(1))])
         obj = instantiate(node)(opt)
-    else:
+        assert isinstance(obj, torch.optim.lr_scheduler.LRScheduler) and obj.optimizer is opt
+    elif group == "data":
         obj = instantiate(node)
-    assert obj is not None
+        assert isinstance(obj, L.LightningDataModule) and obj.batch_size == node.batch_size
+    elif group == "trainer":
+        obj = instantiate(node)
+        assert isinstance(obj, L.Trainer) and obj.max_steps == cfg.trainer.max_steps
+    else:
+        assert group == "logger"
+        assert isinstance(instantiate(node), Logger)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import statistics
 import time
 from pathlib import Path
 
@@ -334,7 +335,7 @@ def test_a_resumed_job_ends_like_an_uninterrupted_one(make_cfg, tmp_path):
 
 
 def test_quick_bench_compares_one_job_with_single_runs(tmp_path, data_dir):
-    from biaslab.bench import main
+    from biaslab.bench.cli import main
 
     out = tmp_path / "bench.json"
     main(
@@ -352,6 +353,14 @@ def test_quick_bench_compares_one_job_with_single_runs(tmp_path, data_dir):
     )
     r = json.loads(out.read_text())["parallel_seeds"]
     assert r["k"] == 2 and "model.width=8" in r["overrides"]
-    for path in ("single", "packed"):
-        assert r[path]["model_samples_per_s"] > 0 and all(x > 0 for x in r[path]["windows"])
-    assert r["ratio"] > 0 and r["wall"]["sequential_s"] > 0 and r["wall"]["packed_s"] > 0
+    # one round, one window per run: 2 single runs give a window each, the packed job one
+    assert len(r["single"]["windows"]) == 2 and len(r["packed"]["windows"]) == 1
+    # the packed job counts B·K model-samples a step: the two sides trained as many
+    steps = r["warmup_steps"] + r["window_steps"]
+    assert r["single"]["model_samples"] == r["packed"]["model_samples"]
+    assert r["packed"]["model_samples"] == r["k"] * steps * r["batch_size"]
+    single, packed = r["single"]["model_samples_per_s"], r["packed"]["model_samples_per_s"]
+    assert single == statistics.median(r["single"]["windows"])
+    assert r["ratio"] == pytest.approx(packed / single)
+    w = r["wall"]
+    assert w["steps"] == 20 and w["ratio"] == pytest.approx(w["sequential_s"] / w["packed_s"])

@@ -8,7 +8,7 @@ import pytest
 from biaslab.results import read_results
 from biaslab.train import train
 
-from .test_train import _run_cli
+from .conftest import run_cli, start_cli
 
 
 def test_a_diverging_run_stops_early_and_says_so(make_cfg, tmp_path):
@@ -39,7 +39,7 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, data_dir):
     # optimizer.lr=0 passes no rule but makes one job fail inside Lightning/torch? No: use a
     # value only the model rejects at build time: a kernel wider than the signal.
     sweep = tmp_path / "multirun"
-    proc = _run_cli(
+    proc = run_cli(
         [
             "-m",
             "model.kernel_size=3,99",
@@ -64,10 +64,7 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, data_dir):
 def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
     import signal
     import subprocess
-    import sys
     import time
-
-    from .conftest import ROOT
 
     args = [
         "trainer.max_steps=3000",
@@ -77,13 +74,13 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
         "checkpoint.every_n_steps=100",
         f"paths.data_dir={data_dir}",
     ]
-    whole = _run_cli([*args, f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path)
+    whole = run_cli([*args, f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path)
     assert whole.returncode == 0, whole.stderr[-2000:]
 
     killed_dir = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args, f"hydra.run.dir={killed_dir}"],
-        cwd=tmp_path,
+    proc = start_cli(
+        [*args, f"hydra.run.dir={killed_dir}"],
+        tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -96,7 +93,7 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
-    resumed = _run_cli([*args, f"hydra.run.dir={killed_dir}", "resume=true"], tmp_path)
+    resumed = run_cli([*args, f"hydra.run.dir={killed_dir}", "resume=true"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = json.loads((tmp_path / "whole" / "results.json").read_text())
     b = json.loads((killed_dir / "results.json").read_text())

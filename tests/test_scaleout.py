@@ -3,22 +3,19 @@
 import json
 import math
 import subprocess
-import sys
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from lightning.fabric.plugins.environments.lightning import find_free_network_port
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from biaslab import distributed
+from biaslab.compose import compose_with_hydra
 from biaslab.data.base import TensorBatches
 from biaslab.guards import Diverged, DivergenceGuard
 from biaslab.train import train
 
-from .conftest import CONF, ROOT, compose_cfg
-from .test_train import _run_cli
+from .conftest import CONF, compose_cfg, run_cli, start_cli
 from .wandb_records import run_contents
 
 DDP = ["trainer=ddp_cpu", "trainer.max_steps=40", "trainer.val_check_interval=20"]
@@ -71,7 +68,7 @@ def test_ranks_are_spawned_only_where_lightning_would_relaunch_the_script(
 
 @pytest.mark.slow
 def test_ddp_cpu_run_gives_one_results_json_and_one_wandb_run(tmp_path, data_dir):
-    proc = _run_cli([*DDP, f"paths.data_dir={data_dir}"], tmp_path)
+    proc = run_cli([*DDP, f"paths.data_dir={data_dir}"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [p.name for p in tmp_path.iterdir()] == ["outputs"]  # no multirun/, no stray dirs
     (job,) = _job_dirs(tmp_path)
@@ -93,7 +90,7 @@ def test_ddp_cpu_run_gives_one_results_json_and_one_wandb_run(tmp_path, data_dir
 
 @pytest.mark.slow
 def test_ddp_cpu_multirun_gives_one_job_dir_per_job(tmp_path, data_dir):
-    proc = _run_cli(["-m", "seed=0,1", *DDP, "logger=none", f"paths.data_dir={data_dir}"], tmp_path)
+    proc = run_cli(["-m", "seed=0,1", *DDP, "logger=none", f"paths.data_dir={data_dir}"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [p.name for p in tmp_path.iterdir()] == ["multirun"]
     jobs = _job_dirs(tmp_path)
@@ -110,7 +107,7 @@ def test_ddp_cpu_multirun_gives_one_job_dir_per_job(tmp_path, data_dir):
 def test_ddp_cpu_jobs_run_inside_joblib_workers(tmp_path, data_dir):
     # a loky worker's start method is one its spawned ranks cannot set: they must still start
     overrides = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "-m", "seed=0,1", *DDP]
-    proc = _run_cli([*overrides, "logger=none", f"paths.data_dir={data_dir}"], tmp_path)
+    proc = run_cli([*overrides, "logger=none", f"paths.data_dir={data_dir}"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads((j / "results.json").read_text()) for j in _job_dirs(tmp_path)]
     assert [(r["status"], r["seed"], r["world_size"]) for r in records] == [
@@ -165,9 +162,7 @@ def test_bf16_mixed_trains_on_cpu(make_cfg):
 
 
 def _hydra_dirs(*overrides):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    cfg = compose_with_hydra(overrides)
     return cfg.hydra.run.dir, cfg.hydra.sweep.dir
 
 
@@ -184,8 +179,6 @@ def test_configs_composed_back_to_back_get_different_output_dirs(experiment):
 @pytest.mark.slow
 def test_two_runs_started_together_write_to_two_dirs(tmp_path, data_dir):
     args = [
-        sys.executable,
-        str(ROOT / "train.py"),
         "trainer=cpu",
         "logger=none",
         "trainer.max_steps=2",
@@ -193,9 +186,7 @@ def test_two_runs_started_together_write_to_two_dirs(tmp_path, data_dir):
         f"paths.data_dir={data_dir}",
     ]
     procs = [
-        subprocess.Popen(
-            args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        start_cli(args, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
     for p in procs:

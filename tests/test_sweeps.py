@@ -5,12 +5,11 @@ import json
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
 
-from .conftest import CONF, ROOT
-from .test_train import _run_cli
+from biaslab.compose import compose_with_hydra as _compose
+
+from .conftest import ROOT, run_cli
 
 TINY = ["trainer.max_steps=20", "trainer.val_check_interval=10", "logger=none"]
 
@@ -18,7 +17,7 @@ TINY = ["trainer.max_steps=20", "trainer.val_check_interval=10", "logger=none"]
 @pytest.mark.slow
 def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path, data_dir):
     sweep = tmp_path / "jl"
-    proc = _run_cli(
+    proc = run_cli(
         [
             "-m",
             "hydra/launcher=joblib",
@@ -40,7 +39,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path, data_dir):
 @pytest.mark.slow
 def test_optuna_search_maximizes_val_acc(tmp_path, data_dir):
     sweep = tmp_path / "opt"
-    proc = _run_cli(
+    proc = run_cli(
         [
             "hparams_search=optuna",
             "hydra.sweeper.n_trials=3",
@@ -61,7 +60,7 @@ def test_optuna_search_maximizes_val_acc(tmp_path, data_dir):
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_each_job_in_its_own_process(tmp_path, data_dir):
     sweep = tmp_path / "sub"
-    proc = _run_cli(
+    proc = run_cli(
         [
             "-m",
             "hydra/launcher=submitit_local",
@@ -78,12 +77,6 @@ def test_submitit_local_launcher_runs_each_job_in_its_own_process(tmp_path, data
     assert [r["config"]["model"]["width"] for r in records] == [8, 16]
     # submitit's record of each job, in a folder named after the job's process id
     assert len([p for p in sweep.glob(".submitit/*") if p.name.isdigit()]) == 2
-
-
-def _compose(overrides):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("config", overrides=overrides, return_hydra_config=True)
 
 
 def test_slurm_launcher_config_asks_one_task_per_gpu():

@@ -1,16 +1,13 @@
 """End-to-end runs: in-process for the metrics, as a subprocess for the user's commands."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from biaslab.results import read_results
 from biaslab.train import train
 
-from .conftest import ROOT
+from .conftest import run_cli
 from .wandb_records import run_contents
 
 
@@ -63,22 +60,10 @@ def test_a_failed_run_still_leaves_results(make_cfg, tmp_path, monkeypatch):
     assert rec["params"]["params/total"] == 5210
 
 
-def _run_cli(args, cwd, env_extra=None):
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.slow
 def test_width_sweep_gives_three_runs_three_results_three_wandb_runs(tmp_path, data_dir):
     sweep = tmp_path / "multirun"
-    proc = _run_cli(
+    proc = run_cli(
         [
             "model.bias=false",
             "-m",

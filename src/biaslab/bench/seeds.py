@@ -1,115 +1,72 @@
 """Seed-parallel speed: one ``train.parallel_seeds=K`` job against K single runs of the same
-config (seeds 0 … K-1), both through the project's own ``train(cfg)``.
+config (seeds 0 … K-1), both through the project's own ``biaslab.train.train``.
 
     python -m biaslab.bench --parallel-seeds 5 [--threads 1] [--parallel-steps 1000]
 
 Two figures: steady-state throughput in model-samples/s (a packed step trains B examples
 for each of K members: B·K model-samples) over timed windows after warm-up, validation off,
-single runs and the packed job taking turns every round; and the wall time of the K runs of
-``--parallel-steps`` steps one after the other in one process (validation, test, W&B
-offline: what a seed sweep costs) against the one job.
+single runs and the packed job taking turns every round, timed by a
+:class:`~biaslab.bench.clock.WindowClock` passed to ``train(cfg, callbacks=...)``; and the wall
+time around ``train()`` of the K runs of ``--parallel-steps`` steps one after the other in one
+process (validation, test, logger: what a seed sweep costs) against the one job.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from unittest import mock
 
-from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, open_dict
 
-import biaslab.seed_parallel.run as seed_parallel_run
-import biaslab.train as train_module
-from biaslab.bench import (
-    Plan,
-    Windows,
-    _steps_for,
-    compose_cfg,
-    raw_device,
-    write_report,
-)
+from biaslab.bench.clock import WindowClock, Windows
+from biaslab.bench.raw import raw_device
+from biaslab.bench.throughput import NO_VALIDATION, Plan
+from biaslab.compose import compose_job
+from biaslab.train import train
 
 WIDTH = 8  # the regime packing is for: a model too small to keep a device busy
 
 
-class ModelSamples(Callback):
-    """Counts model-samples per step: a packed batch's labels are (B, K), B·K of them."""
-
-    def __init__(self, windows: Windows):
-        self.windows = windows
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.windows.step(batch[1].numel())
-
-
-@contextmanager
-def trainer_callbacks(*callbacks: Callback) -> Iterator[None]:
-    """Add callbacks to the Trainer that either training path builds (as
-    :func:`biaslab.bench.extra_callbacks` does for the single-run path)."""
-
-    def patch(module):
-        original = module.instantiate
-
-        def wrapper(config, *args, **kwargs):
-            if isinstance(config, DictConfig) and str(config.get("_target_", "")).endswith(
-                "Trainer"
-            ):
-                kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *callbacks]
-            return original(config, *args, **kwargs)
-
-        return mock.patch.object(module, "instantiate", wrapper)
-
-    with ExitStack() as stack:
-        for module in (train_module, seed_parallel_run):
-            stack.enter_context(patch(module))
-        yield
-
-
-def _rates(cfg: DictConfig, warmup: int, window: int, windows: int) -> list[float]:
+def _timed(cfg: DictConfig, warmup: int, window: int, windows: int) -> Windows:
     clock = Windows(warmup, window, windows, raw_device(cfg))
     with open_dict(cfg):
         cfg.trainer.max_steps = clock.total_steps
-    with trainer_callbacks(ModelSamples(clock)):
-        train_module.train(cfg)
-    return clock.rates()
+    train(cfg, callbacks=[WindowClock(clock)])
+    return clock
 
 
 def bench_parallel_seeds(
     k: int, conf_dir: Path, work: Path, base: list[str], plan: Plan, steps: int
 ) -> dict:
     model = [f"model.width={WIDTH}"]
-    off = ["++trainer.limit_val_batches=0"]  # validation would land in some windows only
 
     def cfg(name: str, *extra: str) -> DictConfig:
-        return compose_cfg([*model, *base, *extra], work / name, conf_dir)  # --override wins
+        return compose_job([*model, *base, *extra], work / name, conf_dir)  # --override wins
 
     meta = cfg("meta", "seed=0")
     batch = int(meta.data.batch_size)
     if plan.fixed_steps:
         warmup, window = plan.fixed_steps
     else:  # size the windows from a single run's step time
-        step_s = batch / _rates(cfg("probe", "seed=0", *off), 20, 50, 1)[0]
-        warmup = _steps_for(plan.warmup_s, step_s, plan.min_warmup, 500)
-        window = _steps_for(plan.window_s, step_s, 3, 20_000)
+        probe = _timed(cfg("probe", "seed=0", NO_VALIDATION), 20, 50, 1)
+        warmup, window = plan.steps_for(batch / probe.rates()[0])
 
     rates: dict[str, list[float]] = {"single": [], "packed": []}
+    samples = {"single": 0, "packed": 0}  # model-samples trained: the same for both paths
     paired, load = [], [os.getloadavg()[0]]
     n = plan.windows_per_round
     for r in range(plan.rounds):
-        single = [
-            x
-            for s in range(k)
-            for x in _rates(cfg(f"single-{r}-{s}", f"seed={s}", *off), warmup, window, n)
-        ]
-        packed = _rates(
-            cfg(f"packed-{r}", "seed=0", f"train.parallel_seeds={k}", *off), warmup, window, n
-        )
+        single = []
+        for s in range(k):
+            clock = _timed(cfg(f"single-{r}-{s}", f"seed={s}", NO_VALIDATION), warmup, window, n)
+            single += clock.rates()
+            samples["single"] += clock.samples
+        packed_cfg = cfg(f"packed-{r}", "seed=0", f"train.parallel_seeds={k}", NO_VALIDATION)
+        clock = _timed(packed_cfg, warmup, window, n)
+        packed = clock.rates()
+        samples["packed"] += clock.samples
         rates["single"] += single
         rates["packed"] += packed
         paired.append(statistics.median(packed) / statistics.median(single))
@@ -119,10 +76,10 @@ def bench_parallel_seeds(
     budget = [f"trainer.max_steps={steps}", f"trainer.val_check_interval={max(1, steps // 2)}"]
     t0 = time.perf_counter()
     for s in range(k):
-        train_module.train(cfg(f"wall-single-{s}", f"seed={s}", *budget))
+        train(cfg(f"wall-single-{s}", f"seed={s}", *budget))
     sequential_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    train_module.train(cfg("wall-packed", "seed=0", f"train.parallel_seeds={k}", *budget))
+    train(cfg("wall-packed", "seed=0", f"train.parallel_seeds={k}", *budget))
     packed_s = time.perf_counter() - t0
     load.append(os.getloadavg()[0])
 
@@ -135,8 +92,14 @@ def bench_parallel_seeds(
         "precision": str(meta.trainer.precision),
         "warmup_steps": warmup,
         "window_steps": window,
-        "single": {"model_samples_per_s": med["single"], "windows": rates["single"]},
-        "packed": {"model_samples_per_s": med["packed"], "windows": rates["packed"]},
+        **{
+            path: {
+                "model_samples_per_s": med[path],
+                "windows": rates[path],
+                "model_samples": samples[path],
+            }
+            for path in ("single", "packed")
+        },
         "ratio": med["packed"] / med["single"],
         "ratio_per_round": paired,
         "wall": {
@@ -177,14 +140,3 @@ def print_parallel_seeds(report: dict) -> None:
     )
     console.print(table)
     console.print(f"load average {min(r['loadavg']):.1f}-{max(r['loadavg']):.1f}")
-
-
-def run(
-    args: argparse.Namespace, conf_dir: Path, work: Path, base: list[str], plan: Plan, steps: int
-) -> dict:
-    """The ``--parallel-seeds`` mode of ``python -m biaslab.bench``: measure, write
-    ``args.out``, print."""
-    result = bench_parallel_seeds(args.parallel_seeds, conf_dir, work, base, plan, steps)
-    report = write_report(args, plan, {"threads": args.threads}, {"parallel_seeds": result})
-    print_parallel_seeds(report)
-    return report
