@@ -72,3 +72,16 @@ def test_actionlint_catches_broken_workflow(tmp_path):
     lines = {e["line"] for e in errors if e["kind"] == "expression"}
     # Undefined matrix key in runs-on (line 4) and an unparsable ${{ }} (line 6).
     assert {4, 6} <= lines, errors
+
+
+def test_the_workflow_runs_the_one_ci_definition():
+    # two definitions drift apart (unpinned torch, a skipped format check): one calls the other
+    runs = [
+        line.strip()
+        for line in WORKFLOW.read_text().splitlines()
+        if line.strip().startswith("run:")
+    ]
+    assert runs == ["run: bash .ci/run"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    for step in ("ruff check", "ruff format --check", "lint-imports", "make test"):
+        assert step in ci
