@@ -172,6 +172,7 @@ RULES: dict[str, Rule] = {
     "model.paired_init": BOOL,
     "model.norm": one_of("none", "batch", "group", "layer"),
     "model.norm_groups": int_at_least(1),
+    "model.norm_shift": BOOL,
     "model.act": one_of("relu", "gelu"),
     "model.dropout": number_in(0, 1, hi_open=True),
     "model.hidden_size": int_at_least(1),
