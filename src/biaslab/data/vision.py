@@ -82,6 +82,16 @@ class ImageDataModule(TensorDataModule):
         m, o = self._scale(x.device)
         return torch.addcmul(o, x.float(), m)
 
+    def shifted_inputs(self, x: torch.Tensor, offset: float = 0.0, scale: float = 1.0):
+        """Model inputs of a uint8 batch whose pixels p (in [0, 1]) became ``scale * p + offset``
+        before standardization (not clipped): a test-time brightness offset and contrast
+        scale. ``offset=0, scale=1`` gives exactly :meth:`inputs` (the same operations)."""
+        if x.is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        m, o = self._scale(x.device)
+        # (x/255*scale + offset - mean)/std + shift = x*(m*scale) + (o + offset*255*m)
+        return torch.addcmul(o + offset * 255 * m, x.float(), m * scale)
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         x, y = batch
         trainer = self.trainer
