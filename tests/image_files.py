@@ -79,3 +79,40 @@ def write_mnist(root: Path, cls: str = "MNIST", n_train: int = 60, n_test: int =
     for split, n in (("train", n_train), ("t10k", n_test)):
         _idx(raw / f"{split}-images-idx3-ubyte", _images(rng, n, (28, 28)))
         _idx(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n))
+
+
+def write_idx_folder(
+    folder: Path, n_train: int = 60, n_test: int = 20, gz: bool = True, seed: int = 2
+) -> dict:
+    """The four Fashion-MNIST idx files in one folder, as Debian's package lays them out
+    (gzipped; ``gz=False``: decompressed). Returns the arrays written and, under ``"files"``,
+    the :class:`~biaslab.data.local_copy.IdxFile` entries (MD5 and size of each content)
+    that make them the expected copy."""
+    import gzip
+    import hashlib
+
+    from biaslab.data.local_copy import IdxFile
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "x": _images(rng, n_train, (28, 28)),
+        "y": rng.integers(0, 10, n_train).astype(np.uint8),
+        "x_test": _images(rng, n_test, (28, 28)),
+        "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
+    }
+    names = {
+        "x": "train-images-idx3-ubyte",
+        "y": "train-labels-idx1-ubyte",
+        "x_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }
+    files = []
+    for key, name in names.items():
+        _idx(folder / name, arrays[key])
+        content = (folder / name).read_bytes()
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(content))
+            (folder / name).unlink()
+        files.append(IdxFile(key, name, hashlib.md5(content).hexdigest(), len(content)))
+    return {**arrays, "files": tuple(files)}

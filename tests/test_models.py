@@ -29,15 +29,15 @@ def conv_biases(model: nn.Module) -> int:
         (False, "batch", None, False),
         ("auto", "none", None, True),
         ("auto", "batch", None, False),
-        ("auto", "group", None, False),
-        ("auto", "layer", None, False),
+        ("auto", "group", None, True),  # group/layer norm cancel only the group mean
+        ("auto", "layer", None, True),
         (False, "none", True, True),
         (True, "none", False, False),
         ("auto", "batch", True, True),
     ],
 )
 def test_bias_rule(bias, norm, override, expected):
-    assert has_bias(bias, norm, override) is expected
+    assert has_bias(bias, norm, override, channels=16) is expected
 
 
 def test_default_cnn_is_the_paper_convbase(make_cfg):
@@ -129,9 +129,11 @@ def test_mlp_counts_and_bias_rule():
     # 40*100 + 100*100 + (100*10 + 10)
     assert count_params(mlp)["params/total"] == 4000 + 10000 + 1010
     assert count_params(mlp)["params/bias"] == 10
-    auto = MLP((1, 40), 10, width=100, depth=2, bias="auto", norm="layer")
+    auto = MLP((1, 40), 10, width=100, depth=2, bias="auto", norm="batch")
     assert count_params(auto)["params/bias"] == 10
     assert count_params(auto)["params/norm"] == 2 * 2 * 100
+    kept = MLP((1, 40), 10, width=100, depth=2, bias="auto", norm="layer")
+    assert count_params(kept)["params/bias"] == 2 * 100 + 10  # layer norm does not cancel them
 
 
 PAIRED = {  # builder, input shape, the bias settings a study compares

@@ -121,6 +121,30 @@ def _modes():
         )
     for norm in ("none", "batch", "layer"):
         yield f"mlp-{norm}", (1, 40), lambda n=norm: MLP((1, 40), 10, width=16, norm=n)
+    for norm in ("batch", "group", "layer"):  # no additive constant anywhere
+        yield (
+            f"cnn2d-{norm}-no-shift",
+            (3, 8, 8),
+            lambda n=norm: CNN(
+                (3, 8, 8),
+                10,
+                width=8,
+                norm=n,
+                norm_shift=False,
+                bias=False,
+                head_bias=False,
+                kernel_size=3,
+                stride=1,
+                pool="max",
+                global_pool=True,
+            ),
+        )
+    for norm in ("batch", "layer"):
+        yield (
+            f"mlp-{norm}-no-shift",
+            (1, 40),
+            lambda n=norm: MLP((1, 40), 10, width=16, norm=n, norm_shift=False),
+        )
 
 
 MODES = list(_modes())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from biaslab.data import download, vision
+from biaslab.data import download, local_copy, vision
 from biaslab.data.augment import crop_flip
 from biaslab.data.download import DataUnavailable
 from biaslab.results import read_results
@@ -27,6 +27,13 @@ def no_network(monkeypatch):
         raise urllib.error.URLError("no network in tests")
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+@pytest.fixture(autouse=True)
+def no_system_copy(monkeypatch):
+    """torchvision's path, even where Debian's Fashion-MNIST is installed (tests/test_local_copy.py
+    covers the system copy)."""
+    monkeypatch.setattr(local_copy, "SYSTEM_DIRS", {})
 
 
 @pytest.fixture

@@ -83,5 +83,11 @@ def test_the_workflow_runs_the_one_ci_definition():
     ]
     assert runs == ["run: bash .ci/run"]
     ci = (ROOT / ".ci" / "run").read_text()
-    for step in ("ruff check", "ruff format --check", "lint-imports", "make test"):
+    for step in (
+        "ruff check",
+        "ruff format --check",
+        "lint-imports",
+        "system-datasets",
+        "make test",
+    ):
         assert step in ci

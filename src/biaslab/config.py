@@ -172,6 +172,7 @@ RULES: dict[str, Rule] = {
     "model.paired_init": BOOL,
     "model.norm": one_of("none", "batch", "group", "layer"),
     "model.norm_groups": int_at_least(1),
+    "model.norm_shift": BOOL,
     "model.act": one_of("relu", "gelu"),
     "model.dropout": number_in(0, 1, hi_open=True),
     "model.hidden_size": int_at_least(1),
@@ -187,6 +188,11 @@ RULES: dict[str, Rule] = {
     "data.normalize": BOOL,
     "data.shift": number_in(float("-inf"), float("inf"), lo_open=True, hi_open=True),
     "data.seed": SEED,
+    # read only (never written), so an existing folder is all it needs to be
+    "data.source_dir": (
+        lambda v: v is None or (isinstance(v, str) and os.path.isdir(v)),
+        "null or an existing folder (holding the four Fashion-MNIST idx files)",
+    ),
     "data.shuffle_seed": SEED,
     "data.num_samples": int_at_least(20),
     "data.train_split": FRACTION_OPEN,

@@ -1,5 +1,7 @@
-"""Image datasets fetched through torchvision (download with its built-in checksums), turned
-into uint8 tensors once and cached as ``<data_dir>/<name>-uint8.pt``.
+"""Image datasets turned into uint8 tensors once and cached as ``<data_dir>/<name>-uint8.pt``:
+read from a copy on this machine when there is one (:mod:`biaslab.data.local_copy`: a given
+source folder, or an operating-system package's), else fetched through torchvision (download
+with its built-in checksums).
 
 A dataset that cannot be downloaded or read raises :class:`DataUnavailable`, whose message
 is one line: which dataset, the exact path and file name torchvision looks for (so the
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from biaslab.atomic import write_atomic
+from biaslab.data import local_copy
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +102,29 @@ def cache_path(name: str, data_dir: str | Path) -> Path:
     return Path(data_dir) / f"{name}-uint8.pt"
 
 
-def load_uint8(name: str, data_dir: str | Path) -> dict[str, torch.Tensor]:
+def _from_copy(name: str, folder: Path, given: bool) -> dict[str, torch.Tensor]:
+    title = SOURCES[name].title
+    try:
+        return local_copy.read_copy(name, folder, title)
+    except local_copy.CopyUnreadable as e:
+        fix = (
+            "Replace the file, or point data.source_dir at a good copy"
+            if given
+            else f"Reinstall the package that installed {folder}, or set data.source_dir to a "
+            "good copy"
+        )
+        raise DataUnavailable(f"{e}. {fix}; {OFFLINE_ALTERNATIVE}.") from e
+
+
+def load_uint8(
+    name: str, data_dir: str | Path, source_dir: str | Path | None = None
+) -> dict[str, torch.Tensor]:
     """``{"x", "y", "x_test", "y_test"}``: images uint8 (N, C, H, W), labels int64.
 
-    Read from the cache when it is there; otherwise through torchvision (downloading into
-    ``data_dir`` on first use), then cached. The raw files are not opened again once cached.
+    Read from the cache when it is there; otherwise from ``source_dir`` when given, else from
+    a system copy (:data:`biaslab.data.local_copy.SYSTEM_DIRS`) when there is one, else
+    through torchvision (downloading into ``data_dir`` on first use); then cached. The raw
+    files are not opened again once cached.
     """
     if name not in SOURCES:
         raise ValueError(f"unknown image dataset {name!r}: expected one of {sorted(SOURCES)}")
@@ -114,7 +135,12 @@ def load_uint8(name: str, data_dir: str | Path) -> dict[str, torch.Tensor]:
             return torch.load(path, weights_only=True)
         except Exception as e:  # a cache cut short (e.g. a full disk) is rebuilt, not fatal
             log.warning("rebuilding the unreadable cache %s (%s)", path, _one_line(e))
-    data = _from_torchvision(name, root)
+    if source_dir is not None:
+        data = _from_copy(name, Path(source_dir).resolve(), given=True)
+    elif (system := local_copy.system_dir(name)) is not None:
+        data = _from_copy(name, system, given=False)
+    else:
+        data = _from_torchvision(name, root)
     # atomic: parallel jobs never read a half-written cache
     write_atomic(path, lambda tmp: torch.save(data, tmp))
     return data

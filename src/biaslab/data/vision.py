@@ -32,6 +32,7 @@ class ImageDataModule(TensorDataModule):
     """
 
     name = ""
+    source_dir: str | None = None  # a folder holding the raw files (see load_uint8)
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     padding = 4  # pixels of the random crop (the ResNet paper's CIFAR augmentation)
@@ -42,7 +43,7 @@ class ImageDataModule(TensorDataModule):
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def load(self):
-        d = load_uint8(self.name, self.data_dir)
+        d = load_uint8(self.name, self.data_dir, self.source_dir)
         return d["x"], d["y"], d["x_test"], d["y_test"]
 
     def prepare_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -81,6 +82,16 @@ class ImageDataModule(TensorDataModule):
         m, o = self._scale(x.device)
         return torch.addcmul(o, x.float(), m)
 
+    def shifted_inputs(self, x: torch.Tensor, offset: float = 0.0, scale: float = 1.0):
+        """Model inputs of a uint8 batch whose pixels p (in [0, 1]) became ``scale * p + offset``
+        before standardization (not clipped): a test-time brightness offset and contrast
+        scale. ``offset=0, scale=1`` gives exactly :meth:`inputs` (the same operations)."""
+        if x.is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        m, o = self._scale(x.device)
+        # (x/255*scale + offset - mean)/std + shift = x*(m*scale) + (o + offset*255*m)
+        return torch.addcmul(o + offset * 255 * m, x.float(), m * scale)
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         x, y = batch
         trainer = self.trainer
@@ -98,11 +109,21 @@ class MNIST(ImageDataModule):
 
 
 class FashionMNIST(ImageDataModule):
-    """Zalando's clothing images (Xiao et al. 2017): MNIST's format, 10 classes."""
+    """Zalando's clothing images (Xiao et al. 2017): MNIST's format, 10 classes.
+
+    ``source_dir``: a folder holding the four idx files (gzipped or not), read instead of a
+    download and verified by the MD5 of their content (:mod:`biaslab.data.local_copy`).
+    ``None``: Debian's copy (package ``dataset-fashion-mnist``) when installed, else
+    torchvision's download.
+    """
 
     name = "fashion_mnist"
     num_classes = 10
     mean, std = (0.2860,), (0.3530,)
+
+    def __init__(self, source_dir: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.source_dir = source_dir
 
 
 class _CIFAR(ImageDataModule):

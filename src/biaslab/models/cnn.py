@@ -23,7 +23,9 @@ class CNN(nn.Module):
     ``pool``: ``none`` (downsampling by stride only), ``max`` (2× max-pool after each block).
     ``global_pool``: average over positions before the head instead of flattening them.
     ``paired_init``: weights drawn as though every layer had a bias (see
-    :func:`~biaslab.models.layers.with_bias`).
+    :func:`~biaslab.models.layers.with_bias`). ``norm_shift=False``: no additive constant in
+    the norms, their scale kept (:func:`~biaslab.models.layers.norm_layer`); with
+    ``bias=False`` and ``head_bias=False`` the net has no additive constant anywhere.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class CNN(nn.Module):
         head_bias: bool = True,
         norm: str = "none",
         norm_groups: int = 8,
+        norm_shift: bool = True,
         act: str = "relu",
         dropout: float = 0.0,
         paired_init: bool = False,
@@ -64,7 +67,8 @@ class CNN(nn.Module):
         layers: list[nn.Module] = []
         c_in = in_shape[0]
         for i, c_out in enumerate(channels):
-            use_bias = has_bias(bias, norm, first_bias if i == 0 else None)
+            override = first_bias if i == 0 else None
+            use_bias = has_bias(bias, norm, override, norm_shift, c_out, norm_groups)
             layers += [
                 with_bias(
                     conv,
@@ -76,7 +80,7 @@ class CNN(nn.Module):
                     bias=use_bias,
                     paired_init=paired_init,
                 ),
-                norm_layer(norm, c_out, dims, norm_groups),
+                norm_layer(norm, c_out, dims, norm_groups, norm_shift),
                 activation(act),
             ]
             if pool == "max":

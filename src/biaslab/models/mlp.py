@@ -14,6 +14,8 @@ from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
 class MLP(nn.Module):
     """flatten → (linear → norm → act → dropout) × ``depth`` → linear head. ``paired_init``:
     weights drawn as though every layer had a bias (:func:`~biaslab.models.layers.with_bias`).
+    ``norm_shift=False``: no additive constant in the norms, their scale kept
+    (:func:`~biaslab.models.layers.norm_layer`).
     """
 
     def __init__(
@@ -25,6 +27,7 @@ class MLP(nn.Module):
         bias: bool | str = True,
         head_bias: bool = True,
         norm: str = "none",
+        norm_shift: bool = True,
         act: str = "relu",
         dropout: float = 0.0,
         paired_init: bool = False,
@@ -35,9 +38,13 @@ class MLP(nn.Module):
         for _ in range(depth):
             layers += [
                 with_bias(
-                    nn.Linear, n_in, width, bias=has_bias(bias, norm), paired_init=paired_init
+                    nn.Linear,
+                    n_in,
+                    width,
+                    bias=has_bias(bias, norm, None, norm_shift, width),
+                    paired_init=paired_init,
                 ),
-                norm_layer(norm, width, dims=0),
+                norm_layer(norm, width, dims=0, shift=norm_shift),
                 activation(act),
             ]
             if dropout > 0:

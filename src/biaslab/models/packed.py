@@ -6,7 +6,8 @@ Each layer then works per member by construction:
 - a conv ``C_in → C_out`` becomes one grouped conv ``K·C_in → K·C_out`` with ``groups=K``;
 - a linear layer (MLP hidden layers and every head) is a batched matmul against a
   ``(K, out, in)`` weight (``einsum``);
-- batch norm over ``K·C`` channels is per channel, hence per member; group norm with ``G``
+- batch norm over ``K·C`` channels is per channel, hence per member (so is the bias-free
+  :class:`~biaslab.models.layers.BatchScale`); group norm with ``G``
   groups becomes ``K·G`` groups, and a layer norm (one group, or ``nn.LayerNorm`` over
   features) becomes ``K`` groups;
 - activations, max-pooling and dropout are elementwise or per channel.
@@ -34,6 +35,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from biaslab.models.cnn import CNN
+from biaslab.models.layers import BatchScale, batch_scale
 from biaslab.models.mlp import MLP
 
 _CONV_FN = {1: F.conv1d, 2: F.conv2d}
@@ -102,7 +104,7 @@ class PackedBatchNorm(nn.Module):
             raise NotPackable(f"only affine batch norms with running stats pack, got {n}")
         self.eps, self.momentum = n.eps, n.momentum
         self.weight = _param([m.weight for m in norms])
-        self.bias = _param([m.bias for m in norms])
+        self.bias = _param([m.bias for m in norms])  # None without a shift
         self.register_buffer("running_mean", _stack([m.running_mean for m in norms]))
         self.register_buffer("running_var", _stack([m.running_var for m in norms]))
         self.register_buffer("num_batches_tracked", _stack([m.num_batches_tracked for m in norms]))
@@ -119,9 +121,30 @@ class PackedBatchNorm(nn.Module):
             self.running_mean.view(-1),
             self.running_var.view(-1),
             self.weight.flatten(),
-            self.bias.flatten(),
+            None if self.bias is None else self.bias.flatten(),
             self.training,
             factor,
+            self.eps,
+        )
+
+
+class PackedBatchScale(nn.Module):
+    """K :class:`~biaslab.models.layers.BatchScale` over C channels as one over K·C."""
+
+    def __init__(self, norms: Sequence[BatchScale]):
+        super().__init__()
+        self.eps, self.momentum = norms[0].eps, norms[0].momentum
+        self.weight = _param([m.weight for m in norms])
+        self.register_buffer("running_var", _stack([m.running_var for m in norms]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # a view of the (K, C) buffer: batch_scale updates it in place
+        return batch_scale(
+            x,
+            self.running_var.view(-1),
+            self.weight.flatten(),
+            self.training,
+            self.momentum,
             self.eps,
         )
 
@@ -134,7 +157,7 @@ class PackedGroupNorm(nn.Module):
         super().__init__()
         n = norms[0]
         if isinstance(n, nn.LayerNorm):
-            if len(n.normalized_shape) != 1 or not n.elementwise_affine or n.bias is None:
+            if len(n.normalized_shape) != 1 or not n.elementwise_affine:
                 raise NotPackable(f"only an affine LayerNorm over one dim packs, got {n}")
             groups = 1
         else:
@@ -143,10 +166,11 @@ class PackedGroupNorm(nn.Module):
             groups = n.num_groups
         self.groups, self.eps = len(norms) * groups, n.eps
         self.weight = _param([m.weight for m in norms])
-        self.bias = _param([m.bias for m in norms])
+        self.bias = _param([m.bias for m in norms])  # None without a shift
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.group_norm(x, self.groups, self.weight.flatten(), self.bias.flatten(), self.eps)
+        bias = None if self.bias is None else self.bias.flatten()
+        return F.group_norm(x, self.groups, self.weight.flatten(), bias, self.eps)
 
 
 def pack_layers(members: Sequence[nn.Module]) -> nn.Module:
@@ -164,6 +188,8 @@ def pack_layers(members: Sequence[nn.Module]) -> nn.Module:
         return PackedLinear(members)
     if isinstance(m, _BatchNorm):
         return PackedBatchNorm(members)
+    if isinstance(m, BatchScale):
+        return PackedBatchScale(members)
     if isinstance(m, (nn.GroupNorm, nn.LayerNorm)):
         return PackedGroupNorm(members)
     if isinstance(m, _SHARED):

@@ -29,24 +29,27 @@ class BasicBlock(nn.Module):
         c_in: int,
         c_out: int,
         stride: int,
-        bias: bool,
+        bias: bool | str,
         norm: str,
         norm_groups: int,
         act: str,
         paired_init: bool = False,
+        norm_shift: bool = True,
     ):
         super().__init__()
-        paired = {"bias": bias, "paired_init": paired_init}
+        # every conv of the block has c_out channels and the same norm after it
+        use_bias = has_bias(bias, norm, None, norm_shift, c_out, norm_groups)
+        paired = {"bias": use_bias, "paired_init": paired_init}
         self.conv1 = with_bias(nn.Conv2d, c_in, c_out, 3, stride, 1, **paired)
-        self.norm1 = norm_layer(norm, c_out, 2, norm_groups)
+        self.norm1 = norm_layer(norm, c_out, 2, norm_groups, norm_shift)
         self.act1 = activation(act)
         self.conv2 = with_bias(nn.Conv2d, c_out, c_out, 3, 1, 1, **paired)
-        self.norm2 = norm_layer(norm, c_out, 2, norm_groups)
+        self.norm2 = norm_layer(norm, c_out, 2, norm_groups, norm_shift)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
                 with_bias(nn.Conv2d, c_in, c_out, 1, stride, **paired),
-                norm_layer(norm, c_out, 2, norm_groups),
+                norm_layer(norm, c_out, 2, norm_groups, norm_shift),
             )
         self.act2 = activation(act)
 
@@ -66,6 +69,8 @@ class ResNet(nn.Module):
     ``head_bias`` is the classifier's own. Conv weights get He (fan-out) initialization, as
     in the paper and torchvision; biases keep PyTorch's default. ``paired_init``: weights
     drawn as though every layer had a bias (:func:`~biaslab.models.layers.with_bias`).
+    ``norm_shift=False``: no additive constant in the norms, their scale kept
+    (:func:`~biaslab.models.layers.norm_layer`).
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class ResNet(nn.Module):
         head_bias: bool = True,
         norm: str = "batch",
         norm_groups: int = 8,
+        norm_shift: bool = True,
         act: str = "relu",
         paired_init: bool = False,
     ):
@@ -86,7 +92,6 @@ class ResNet(nn.Module):
         if len(in_shape) != 3:
             raise ValueError(f"ResNet needs images shaped (C, H, W), got {tuple(in_shape)}")
         blocks = stages(depth)
-        conv_bias = has_bias(bias, norm)
         self.stem = nn.Sequential(
             with_bias(
                 nn.Conv2d,
@@ -95,10 +100,10 @@ class ResNet(nn.Module):
                 3,
                 1,
                 1,
-                bias=has_bias(bias, norm, first_bias),
+                bias=has_bias(bias, norm, first_bias, norm_shift, width, norm_groups),
                 paired_init=paired_init,
             ),
-            norm_layer(norm, width, 2, norm_groups),
+            norm_layer(norm, width, 2, norm_groups, norm_shift),
             activation(act),
         )
         layers: list[nn.Module] = []
@@ -108,7 +113,17 @@ class ResNet(nn.Module):
             for j in range(n):
                 stride = 2 if i > 0 and j == 0 else 1
                 layers.append(
-                    BasicBlock(c_in, c_out, stride, conv_bias, norm, norm_groups, act, paired_init)
+                    BasicBlock(
+                        c_in,
+                        c_out,
+                        stride,
+                        bias,
+                        norm,
+                        norm_groups,
+                        act,
+                        paired_init,
+                        norm_shift,
+                    )
                 )
                 c_in = c_out
         self.stages = nn.Sequential(*layers)
