@@ -17,6 +17,7 @@ import inspect
 import os
 import re
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from hydra.experimental.callback import Callback
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from biaslab import schema
 
 
 class ConfigError(ValueError):
@@ -154,70 +157,11 @@ RULES: dict[str, Rule] = {
     "checkpoint.at_end": BOOL,
     "resume": BOOL,
     "model.compile": BOOL,
-    "model.width": int_at_least(1),
-    "model.depth": int_at_least(1),
-    "model.width_mult": POSITIVE,
-    "model.channels": (
-        lambda v: v is None or (isinstance(v, ListConfig) and ints_at_least(1)[0](v)),
-        "null or a list of integers >= 1",
-    ),
-    "model.kernel_size": ints_at_least(1),
-    "model.stride": ints_at_least(1),
-    "model.padding": ints_at_least(0),
-    "model.pool": one_of("none", "max"),
-    "model.global_pool": BOOL,
-    "model.bias": one_of(True, False, "auto"),
-    "model.first_bias": one_of(None, True, False),
-    "model.head_bias": BOOL,
-    "model.paired_init": BOOL,
-    "model.norm": one_of("none", "batch", "group", "layer"),
-    "model.norm_groups": int_at_least(1),
-    "model.norm_shift": BOOL,
-    "model.act": one_of("relu", "gelu"),
-    "model.dropout": number_in(0, 1, hi_open=True),
-    "model.hidden_size": int_at_least(1),
-    "model.num_layers": int_at_least(1),
-    "model.forget_bias": (
-        lambda v: v is None or v == "chrono" or _num(v),
-        "null, a number (e.g. 0, 1, 2) or chrono",
-    ),
-    "model.chrono_tmax": (lambda v: v is None or (_num(v) and v > 2), "null or a number > 2"),
-    "model.output": one_of("auto", "last", "sequence"),
-    "data.batch_size": int_at_least(1),
-    "data.val_fraction": FRACTION_OPEN,
-    "data.normalize": BOOL,
-    "data.shift": number_in(float("-inf"), float("inf"), lo_open=True, hi_open=True),
-    "data.seed": SEED,
     # read only (never written), so an existing folder is all it needs to be
     "data.source_dir": (
         lambda v: v is None or (isinstance(v, str) and os.path.isdir(v)),
         "null or an existing folder (holding the four Fashion-MNIST idx files)",
     ),
-    "data.shuffle_seed": SEED,
-    "data.num_samples": int_at_least(20),
-    "data.train_split": FRACTION_OPEN,
-    "data.test_fraction": FRACTION_OPEN,
-    "data.template_len": int_at_least(1),
-    "data.padding": (
-        lambda v: (
-            isinstance(v, ListConfig)
-            and len(v) == 2
-            and all(_int(x) for x in v)
-            and 0 <= v[0] <= v[1]
-        ),
-        "a list [lo, hi] of integers with 0 <= lo <= hi",
-    ),
-    "data.scale_coeff": NON_NEGATIVE,
-    "data.max_translation": int_at_least(0),
-    "data.corr_noise_scale": NON_NEGATIVE,
-    "data.iid_noise_scale": NON_NEGATIVE,
-    "data.shear_scale": NON_NEGATIVE,
-    "data.shuffle_seq": BOOL,
-    "data.final_seq_length": int_at_least(1),
-    "data.length": int_at_least(2),
-    "data.num_train": int_at_least(1),
-    "data.num_val": int_at_least(1),
-    "data.num_test": int_at_least(1),
     "optimizer.lr": POSITIVE,
     "optimizer.weight_decay": NON_NEGATIVE,
     "optimizer.momentum": number_in(0, 1, hi_open=True),
@@ -384,26 +328,74 @@ def _check_resolves(cfg: DictConfig) -> None:
         raise ConfigError(key, raw, f"an interpolation that resolves ({reason})") from None
 
 
-def _parameters(target: Any) -> list[str] | None:
-    """The keyword arguments ``target`` accepts, or None when it takes any (``**kwargs``).
-    biaslab's own classes pass ``**kwargs`` to their base class, so those are followed."""
+def _signature_chain(target: Any) -> list[Any] | None:
+    """The ``__init__`` functions whose keyword arguments ``target`` accepts, or None when it
+    takes any (``**kwargs``). biaslab's own classes pass ``**kwargs`` to their base class, so
+    those are followed."""
     chain = [target]
     if isinstance(target, type):
         chain = [c.__dict__["__init__"] for c in target.__mro__ if "__init__" in c.__dict__]
-    names: list[str] = []
+    out = []
     for i, fn in enumerate(chain):
         try:
             params = inspect.signature(fn).parameters.values()
         except (TypeError, ValueError):
             return None
-        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        names += [p.name for p in params if p.kind in kinds and p.name != "self"]
+        out.append(fn)
         if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-            return names
+            return out
         owner = getattr(fn, "__module__", "") or ""
         if not owner.startswith("biaslab.") or i + 1 == len(chain):
             return None
     return None
+
+
+def _parameters(target: Any) -> list[str] | None:
+    """The keyword arguments ``target`` accepts, or None when it takes any."""
+    chain = _signature_chain(target)
+    if chain is None:
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [
+        p.name
+        for fn in chain
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in kinds and p.name != "self"
+    ]
+
+
+def _annotations(target: Any) -> dict[str, Any]:
+    """Each argument's type annotation along the chain (the first, most derived, wins)."""
+    out: dict[str, Any] = {}
+    for fn in reversed(_signature_chain(target) or [target.__init__]):
+        try:
+            out.update(typing.get_type_hints(fn, include_extras=True))
+        except Exception:  # an annotation that does not evaluate describes nothing here
+            continue
+    return out
+
+
+def _check_types(cfg: DictConfig) -> None:
+    """Each key of a group with ``_target_`` against the annotation of its constructor
+    argument (:mod:`biaslab.schema`): the signature says what a key accepts."""
+    for group, node in cfg.items():
+        if isinstance(node, DictConfig) and "_target_" in node:
+            _check_typed(str(group), node, get_object(node._target_))
+
+
+def _check_typed(group: str, node: DictConfig, target: Any) -> None:
+    hints = _annotations(target)
+    for key in node:
+        phrase = schema.allowed(hints.get(key))
+        if phrase is None:
+            continue
+        value = _resolvable(node, str(key))
+        if value is _ABSENT:
+            continue
+        if isinstance(value, (DictConfig, ListConfig)):
+            value = OmegaConf.to_container(value)
+        if not schema.accepts(hints[key], value):
+            raise ConfigError(f"{group}.{key}", value, phrase)
 
 
 BUILD_KEYS = ("model.compile",)  # read by biaslab.models.build, not passed to the model
@@ -663,10 +655,11 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first value that cannot work: unresolvable values,
     unsafe output paths, keys the target does not take, each value against :data:`RULES`
-    (in their order), then the combinations."""
+    (in their order), then against its constructor's annotation, then the combinations."""
     _check_resolves(cfg)
     check_paths(cfg, HydraConfig.get() if HydraConfig.initialized() else None)
     _check_known_keys(cfg)
     _check(cfg, RULES)
+    _check_types(cfg)
     for check in COMBINATIONS:
         check(cfg)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 
+from biaslab.schema import Finite, Flag, Fraction, PositiveInt, Seed
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -107,12 +109,12 @@ class TensorDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        batch_size: int = 100,
-        val_fraction: float = 0.1,
-        normalize: bool = True,
-        shift: float = 0.0,
-        seed: int = 42,
-        shuffle_seed: int = 0,
+        batch_size: PositiveInt = 100,
+        val_fraction: Fraction = 0.1,
+        normalize: Flag = True,
+        shift: Finite = 0.0,
+        seed: Seed = 42,
+        shuffle_seed: Seed = 0,
         data_dir: str = "data",
     ):
         super().__init__()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from biaslab.data.base import TensorDataModule
+from biaslab.schema import Fraction
 
 
 class Digits(TensorDataModule):
@@ -12,7 +13,7 @@ class Digits(TensorDataModule):
 
     num_classes = 10
 
-    def __init__(self, test_fraction: float = 0.2, **kwargs):
+    def __init__(self, test_fraction: Fraction = 0.2, **kwargs):
         super().__init__(**kwargs)
         self.test_fraction = test_fraction
 

@@ -13,8 +13,18 @@ import torch
 
 from biaslab.atomic import write_atomic
 from biaslab.data.base import TensorDataModule
+from biaslab.schema import (
+    Flag,
+    Fraction,
+    Interval,
+    NonNegative,
+    NonNegativeInt,
+    PositiveInt,
+    int_at_least,
+)
 
 log = logging.getLogger(__name__)
+NumSamples = int_at_least(20)  # the generator's splits need a few examples of each
 KEYS = ("x", "y", "x_test", "y_test")
 
 
@@ -44,17 +54,17 @@ class MNIST1D(TensorDataModule):
 
     def __init__(
         self,
-        num_samples: int = 5000,
-        train_split: float = 0.8,
-        template_len: int = 12,
-        padding: tuple[int, int] = (36, 60),
-        scale_coeff: float = 0.4,
-        max_translation: int = 48,
-        corr_noise_scale: float = 0.25,
-        iid_noise_scale: float = 2e-2,
-        shear_scale: float = 0.75,
-        shuffle_seq: bool = False,
-        final_seq_length: int = 40,
+        num_samples: NumSamples = 5000,
+        train_split: Fraction = 0.8,
+        template_len: PositiveInt = 12,
+        padding: Interval = (36, 60),
+        scale_coeff: NonNegative = 0.4,
+        max_translation: NonNegativeInt = 48,
+        corr_noise_scale: NonNegative = 0.25,
+        iid_noise_scale: NonNegative = 2e-2,
+        shear_scale: NonNegative = 0.75,
+        shuffle_seq: Flag = False,
+        final_seq_length: PositiveInt = 40,
         **kwargs,
     ):
         super().__init__(**kwargs)

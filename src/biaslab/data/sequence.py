@@ -14,6 +14,9 @@ import math
 import torch
 
 from biaslab.data.base import DataSpec, TensorDataModule
+from biaslab.schema import PositiveInt, Seed, int_at_least
+
+Length = int_at_least(2)  # one marker in each half
 
 SPLITS = ("train", "val", "test")
 
@@ -58,13 +61,13 @@ class SequenceProblem(TensorDataModule):
 
     def __init__(
         self,
-        length: int = 100,
-        num_train: int = 20_000,
-        num_val: int = 1_000,
-        num_test: int = 1_000,
-        batch_size: int = 50,
-        seed: int = 0,
-        shuffle_seed: int = 0,
+        length: Length = 100,
+        num_train: PositiveInt = 20_000,
+        num_val: PositiveInt = 1_000,
+        num_test: PositiveInt = 1_000,
+        batch_size: PositiveInt = 50,
+        seed: Seed = 0,
+        shuffle_seed: Seed = 0,
     ):
         super().__init__(
             batch_size=batch_size, normalize=False, seed=seed, shuffle_seed=shuffle_seed
@@ -115,7 +118,7 @@ class Copy(SequenceProblem):
     task = "sequence"
     generate = staticmethod(copy_problem)
 
-    def __init__(self, num_train: int = 10_000, **kwargs):
+    def __init__(self, num_train: PositiveInt = 10_000, **kwargs):
         super().__init__(num_train=num_train, **kwargs)
 
     @property

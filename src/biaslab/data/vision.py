@@ -18,6 +18,7 @@ import torch
 from biaslab.data.augment import crop_flip
 from biaslab.data.base import TensorDataModule
 from biaslab.data.download import load_uint8
+from biaslab.schema import Flag
 
 
 class ImageDataModule(TensorDataModule):
@@ -37,7 +38,7 @@ class ImageDataModule(TensorDataModule):
     std: tuple[float, ...] = ()
     padding = 4  # pixels of the random crop (the ResNet paper's CIFAR augmentation)
 
-    def __init__(self, augment: bool = False, **kwargs):
+    def __init__(self, augment: Flag = False, **kwargs):
         super().__init__(**kwargs)
         self.augment = augment
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -130,7 +131,7 @@ class _CIFAR(ImageDataModule):
     """3×32×32 colour images, 50,000 train / 10,000 test (Krizhevsky 2009); augmented by
     default, as in the ResNet paper's CIFAR experiments."""
 
-    def __init__(self, augment: bool = True, **kwargs):
+    def __init__(self, augment: Flag = True, **kwargs):
         super().__init__(augment=augment, **kwargs)
 
 

@@ -8,6 +8,20 @@ import torch
 from torch import nn
 
 from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
+from biaslab.schema import (
+    Act,
+    Bias,
+    Channels,
+    Flag,
+    Norm,
+    OptionalFlag,
+    PerBlock,
+    PerBlockPadding,
+    Pool,
+    Positive,
+    PositiveInt,
+    Probability,
+)
 
 
 def _per_layer(value: int | Sequence[int], depth: int) -> list[int]:
@@ -32,24 +46,24 @@ class CNN(nn.Module):
         self,
         in_shape: Sequence[int],
         num_classes: int,
-        width: int = 25,
-        depth: int = 3,
-        width_mult: float = 1.0,
-        channels: Sequence[int] | None = None,
-        kernel_size: int | Sequence[int] = (5, 3, 3),
-        stride: int | Sequence[int] = 2,
-        padding: int | Sequence[int] = 1,
-        pool: str = "none",
-        global_pool: bool = False,
-        bias: bool | str = True,
-        first_bias: bool | None = None,
-        head_bias: bool = True,
-        norm: str = "none",
-        norm_groups: int = 8,
-        norm_shift: bool = True,
-        act: str = "relu",
-        dropout: float = 0.0,
-        paired_init: bool = False,
+        width: PositiveInt = 25,
+        depth: PositiveInt = 3,
+        width_mult: Positive = 1.0,
+        channels: Channels = None,
+        kernel_size: PerBlock = (5, 3, 3),
+        stride: PerBlock = 2,
+        padding: PerBlockPadding = 1,
+        pool: Pool = "none",
+        global_pool: Flag = False,
+        bias: Bias = True,
+        first_bias: OptionalFlag = None,
+        head_bias: Flag = True,
+        norm: Norm = "none",
+        norm_groups: PositiveInt = 8,
+        norm_shift: Flag = True,
+        act: Act = "relu",
+        dropout: Probability = 0.0,
+        paired_init: Flag = False,
     ):
         super().__init__()
         dims = len(in_shape) - 1

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from biaslab.models.layers import has_bias
+from biaslab.schema import Bias, ChronoTmax, Flag, ForgetBias, Output, PositiveInt
 
 OUTPUTS = ("auto", "last", "sequence")
 
@@ -53,13 +54,13 @@ class LSTM(nn.Module):
         self,
         in_shape: Sequence[int],
         num_classes: int,
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        bias: bool | str = True,
-        head_bias: bool = True,
-        forget_bias: float | str | None = None,
-        chrono_tmax: float | None = None,
-        output: str = "auto",
+        hidden_size: PositiveInt = 64,
+        num_layers: PositiveInt = 1,
+        bias: Bias = True,
+        head_bias: Flag = True,
+        forget_bias: ForgetBias = None,
+        chrono_tmax: ChronoTmax = None,
+        output: Output = "auto",
     ):
         super().__init__()
         if len(in_shape) != 2:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
+from biaslab.schema import Act, Bias, Flag, Norm, PositiveInt, Probability
 
 
 class MLP(nn.Module):
@@ -22,15 +23,15 @@ class MLP(nn.Module):
         self,
         in_shape: Sequence[int],
         num_classes: int,
-        width: int = 100,
-        depth: int = 2,
-        bias: bool | str = True,
-        head_bias: bool = True,
-        norm: str = "none",
-        norm_shift: bool = True,
-        act: str = "relu",
-        dropout: float = 0.0,
-        paired_init: bool = False,
+        width: PositiveInt = 100,
+        depth: PositiveInt = 2,
+        bias: Bias = True,
+        head_bias: Flag = True,
+        norm: Norm = "none",
+        norm_shift: Flag = True,
+        act: Act = "relu",
+        dropout: Probability = 0.0,
+        paired_init: Flag = False,
     ):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]

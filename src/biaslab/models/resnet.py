@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
+from biaslab.schema import Act, Bias, Flag, Norm, OptionalFlag, PositiveInt
 
 
 def stages(depth: int) -> list[int]:
@@ -77,16 +78,16 @@ class ResNet(nn.Module):
         self,
         in_shape: Sequence[int],
         num_classes: int,
-        depth: int = 20,
-        width: int = 16,
-        bias: bool | str = "auto",
-        first_bias: bool | None = None,
-        head_bias: bool = True,
-        norm: str = "batch",
-        norm_groups: int = 8,
-        norm_shift: bool = True,
-        act: str = "relu",
-        paired_init: bool = False,
+        depth: PositiveInt = 20,
+        width: PositiveInt = 16,
+        bias: Bias = "auto",
+        first_bias: OptionalFlag = None,
+        head_bias: Flag = True,
+        norm: Norm = "batch",
+        norm_groups: PositiveInt = 8,
+        norm_shift: Flag = True,
+        act: Act = "relu",
+        paired_init: Flag = False,
     ):
         super().__init__()
         if len(in_shape) != 3:

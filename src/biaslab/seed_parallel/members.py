@@ -70,7 +70,8 @@ def members(cfg: DictConfig, k: int, overrides: list[str]) -> list[Member]:
     """The job's K members; one (the run itself) when K is 1 or the seed is not an integer
     (validation refuses that, and the one failed record goes where a run's would)."""
     out_dir = Path(cfg.paths.output_dir)
-    base = cfg.get("seed")
+    # read unresolved: a seed that does not resolve is validate()'s to report, not this line's
+    base = OmegaConf.select(cfg, "seed", throw_on_resolution_failure=False)
     if k == 1 or not isinstance(base, int) or isinstance(base, bool):
         return [Member(base, cfg, out_dir, overrides)]
     seeds = [base + i for i in range(k)]
