@@ -14,6 +14,7 @@ from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.classification import MulticlassAccuracy
 
 from biaslab.guards import Diverged
+from biaslab.models.params import decay_groups
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Task(L.LightningModule):
 
     best_metric = "val/acc"
     higher_is_better = True
+    # train.no_decay_bias_norm: biases and norm parameters get weight_decay 0 (set by the job)
+    no_decay_bias_norm = False
     # what a run records under val/, so a sweeper's optimized_metric can be checked before it runs
     val_metrics: tuple[str, ...] = ("val/loss", "val/acc")
 
@@ -114,7 +117,8 @@ class Task(L.LightningModule):
         self.retired = {int(k): v for k, v in checkpoint.get("retired", {}).items()}
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        params = decay_groups(self.model) if self.no_decay_bias_norm else self.parameters()
+        optimizer = self.optimizer_factory(params)
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
