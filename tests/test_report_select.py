@@ -182,3 +182,21 @@ def test_cli_select(tmp_path, capsys):
     assert "--select optimizer.lr --by val/acc_best" in md and "## Tuned selection" in md
     assert main([str(tmp_path), "--select", "optimizer.lr", "--by", "test/acc"]) == 2
     assert "the test set never chooses" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- steps to threshold
+
+
+def test_steps_to_threshold_as_a_report_metric(tmp_path):
+    """Lower is better; a run that never reached the threshold (null) is listed, not used."""
+    metric = "val/steps_to_0.1"
+    for s in SEEDS:
+        for fb, steps in ((False, 3000 + 100 * s), (True, 1500 + 90 * s)):
+            write_run(tmp_path, f"s{s}_{fb}", seed=s, bias=fb, metrics={metric: steps})
+    write_run(tmp_path, "s5_True", seed=5, bias=True, metrics={metric: None})
+    write_run(tmp_path, "s5_False", seed=5, bias=False, metrics={metric: 4000})
+    rep = report.build_report(report.load_files([tmp_path]), metric=metric)
+    (cmp,) = rep.groups[0].comparisons
+    assert cmp.kind == "helps" and cmp.test.diff < 0
+    assert any("never reached" in why for _, _, why in rep.problems)
+    assert "conditional on reaching it" in report.render_markdown(rep)

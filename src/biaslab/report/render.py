@@ -314,7 +314,16 @@ def _method(rep: Report) -> str:
             f"(solved or not), so each arm's solve rate (below {learned.TRIVIAL_CUTOFF}) is "
             "given with an exact Clopper-Pearson CI and compared by an exact McNemar test "
             "(a sign test on the discordant pairs); a significant solve test can give the "
-            "verdict when the difference test cannot. Steps to a threshold are not logged by "
-            "these runs, so they are not reported."
+            "verdict when the difference test cannot. Learning speed: regression runs record "
+            "`val/steps_to_0.1` (the first validation step with MSE/baseline < 0.1; null when "
+            "never reached); compare it with `--metric val/steps_to_0.1` (runs that never "
+            "reached the threshold are listed as not used)."
+        )
+    if "steps_to" in m:
+        text += (
+            f" `{m}` is the first validation step at which the run reached the threshold; a "
+            "run that never reached it records null and is listed under *Runs not used*, so "
+            "this comparison is conditional on reaching it: read it beside the solve rates of "
+            "a `*_over_baseline` report."
         )
     return text
