@@ -55,6 +55,15 @@ def test_shift_is_added_after_normalization(data_dir):
         assert torch.allclose(shifted.splits[split][0], plain.splits[split][0] + 3.0)
 
 
+def test_scale_multiplies_after_normalization_before_the_shift(data_dir):
+    plain = MNIST1D(data_dir=str(data_dir))
+    scaled = MNIST1D(data_dir=str(data_dir), scale=10.0, shift=-3.0)
+    plain.prepare_splits(), scaled.prepare_splits()
+    for split in ("train", "val", "test"):
+        assert torch.allclose(scaled.splits[split][0], plain.splits[split][0] * 10.0 - 3.0)
+    assert scaled.shift == -3.0 and scaled.prepare_splits() is scaled.splits
+
+
 def test_digits_are_8x8_images():
     dm = Digits()
     assert dm.spec.input_shape == (1, 8, 8)

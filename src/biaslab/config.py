@@ -210,6 +210,7 @@ RULES: dict[str, Rule] = {
     "data.shuffle_seq": BOOL,
     "data.final_seq_length": int_at_least(1),
     "data.test_samples": optional(int_at_least(1)),
+    "data.scale": POSITIVE,
     "data.test_seed": optional(SEED),
     "data.length": int_at_least(2),
     "data.num_train": int_at_least(1),

@@ -107,9 +107,11 @@ class MNIST1D(TensorDataModule):
         final_seq_length: int = 40,
         test_samples: int | None = None,
         test_seed: int | None = None,
+        scale: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.scale = float(scale)  # inputs are x * scale + shift after normalization
         # a larger test set, drawn apart from the paper's split (see _larger_test)
         self.test_samples = None if test_samples is None else int(test_samples)
         self.test_seed = (
@@ -157,6 +159,19 @@ class MNIST1D(TensorDataModule):
             np.random.set_state(np_state)
             random.setstate(py_state)
         return {k: d[k] for k in ("x", "y", "x_test", "y_test")}
+
+    def prepare_splits(self):
+        """As the base class's, with every input multiplied by ``scale`` after normalization
+        and before ``shift`` is added: x * scale + shift."""
+        if self.splits or self.scale == 1.0:
+            return super().prepare_splits()
+        shift, self.shift = self.shift, 0.0
+        try:
+            splits = super().prepare_splits()
+        finally:
+            self.shift = shift
+        self.splits = {k: (x * self.scale + shift, y) for k, (x, y) in splits.items()}
+        return self.splits
 
     def load(self):
         path = self.cache_path
