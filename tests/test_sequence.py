@@ -144,3 +144,31 @@ def test_forget_bias_preset_grid(make_cfg):
     assert cfg.optimizer.lr == 0.001 and cfg.data.batch_size == 50
     assert cfg.trainer.gradient_clip_val == 1.0
     assert cfg.optimized_metric == "val/mse" and cfg.task_name == "forget_bias"
+
+
+def test_steps_to_threshold_is_recorded(make_cfg, tmp_path, monkeypatch):
+    """val/steps_to_0.1: the first validation step with val MSE / baseline below 0.1, in
+    results.json; null when never reached."""
+    from biaslab.task import Regressor
+
+    args = (
+        "model=lstm",
+        "data=adding",
+        "data.length=10",
+        "data.num_train=400",
+        "data.num_val=100",
+        "data.num_test=100",
+        "model.hidden_size=8",
+    )
+    assert Regressor.steps_metric == "val/steps_to_0.1"
+    # 40 steps of a tiny LSTM never get below 0.1 of the baseline: null, recorded
+    train(make_cfg(*args, output_dir=tmp_path / "never"))
+    m = read_results(tmp_path / "never")["metrics"]
+    assert "val/steps_to_0.1" in m and m["val/steps_to_0.1"] is None
+    assert m["val/mse_over_baseline"] > 0.1
+    # a threshold every run meets: reached at the first validation (step 20), and kept
+    monkeypatch.setattr(Regressor, "threshold", 100.0)
+    out = train(make_cfg(*args, output_dir=tmp_path / "met"))
+    m = read_results(tmp_path / "met")["metrics"]
+    assert m["val/steps_to_0.1"] == 20
+    assert out["metrics"]["val/steps_to_0.1"] == 20

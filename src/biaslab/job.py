@@ -73,11 +73,14 @@ def build_task(cfg: DictConfig, members: Sequence[Member]) -> tuple[Task, Any, d
     scheduler = instantiate(cfg.scheduler) if "_target_" in cfg.scheduler else None
     if k == 1:
         task = TASKS[spec.task](models[0], spec.num_classes, instantiate(cfg.optimizer), scheduler)
-        return task, datas[0], params
-    from biaslab.seed_parallel.pack import pack
+        data = datas[0]
+    else:
+        from biaslab.seed_parallel.pack import pack
 
-    seeds = [m.seed for m in members]
-    return *pack(cfg, seeds, models, datas, instantiate(cfg.optimizer), scheduler), params
+        seeds = [m.seed for m in members]
+        task, data = pack(cfg, seeds, models, datas, instantiate(cfg.optimizer), scheduler)
+    task.no_decay_bias_norm = bool(OmegaConf.select(cfg, "train.no_decay_bias_norm"))
+    return task, data, params
 
 
 def make_loggers(members: Sequence[Member], params: dict[str, int]) -> list[Logger | None]:

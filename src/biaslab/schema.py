@@ -29,6 +29,13 @@ PositiveInt = Annotated[int, Field(ge=1), Allowed("an integer >= 1")]
 NonNegativeInt = Annotated[int, Field(ge=0), Allowed("an integer >= 0")]
 Flag = Annotated[bool, Allowed("one of true, false")]
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1), Allowed("an integer from 0 to 4294967295")]
+OptionalPositiveInt = Annotated[
+    Annotated[int, Field(ge=1)] | None, Allowed("null or an integer >= 1")
+]
+OptionalSeed = Annotated[
+    Annotated[int, Field(ge=0, le=2**32 - 1)] | None,
+    Allowed("null or an integer from 0 to 4294967295"),
+]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False), Allowed("a number > 0")]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False), Allowed("a number >= 0")]
 Fraction = Annotated[float, Field(gt=0, lt=1), Allowed("a number in (0, 1)")]

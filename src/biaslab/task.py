@@ -14,6 +14,7 @@ from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.classification import MulticlassAccuracy
 
 from biaslab.guards import Diverged
+from biaslab.models.params import decay_groups
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Task(L.LightningModule):
 
     best_metric = "val/acc"
     higher_is_better = True
+    # train.no_decay_bias_norm: biases and norm parameters get weight_decay 0 (set by the job)
+    no_decay_bias_norm = False
     # what a run records under val/, so a sweeper's optimized_metric can be checked before it runs
     val_metrics: tuple[str, ...] = ("val/loss", "val/acc")
 
@@ -114,7 +117,8 @@ class Task(L.LightningModule):
         self.retired = {int(k): v for k, v in checkpoint.get("retired", {}).items()}
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        params = decay_groups(self.model) if self.no_decay_bias_norm else self.parameters()
+        optimizer = self.optimizer_factory(params)
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
@@ -205,11 +209,16 @@ class Regressor(_SequenceTask):
     best_metric = "val/mse"
     val_metrics = ("val/loss", "val/mse", "val/mse_over_baseline")
     higher_is_better = False
+    # learning speed: the first validation step with val MSE / baseline below this, logged as
+    # val/steps_to_<threshold> from then on and recorded (null when never reached)
+    threshold = 0.1
+    steps_metric = f"val/steps_to_{threshold:g}"
 
     def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None):
         super().__init__(model, optimizer, scheduler, baseline)
         self.val_mse = MeanSquaredError()
         self.test_mse = MeanSquaredError()
+        self.steps_to: int | None = None
 
     def _predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x).reshape(len(x))
@@ -240,6 +249,10 @@ class Regressor(_SequenceTask):
         mse = float(self.val_mse.compute())
         ratio = self._log_ratio("val/mse_over_baseline", mse)
         self._update_best(mse)
+        if self.steps_to is None and ratio is not None and ratio < self.threshold:
+            self.steps_to = self.global_step
+        if self.steps_to is not None:
+            self.log(self.steps_metric, float(self.steps_to), sync_dist=True)
         log.info(
             "step %d/%d  val/mse %.4f  (%s of the trivial baseline)",
             self.global_step,
@@ -250,6 +263,20 @@ class Regressor(_SequenceTask):
 
     def on_test_epoch_end(self):
         self._log_ratio("test/mse_over_baseline", float(self.test_mse.compute()))
+
+    def member_metrics(self, k: int = 0) -> dict[str, float]:
+        out = super().member_metrics(k)
+        if k not in self.retired:  # a diverged run's snapshot already holds it
+            out[self.steps_metric] = self.steps_to
+        return out
+
+    def on_save_checkpoint(self, checkpoint):
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["steps_to"] = self.steps_to
+
+    def on_load_checkpoint(self, checkpoint):
+        super().on_load_checkpoint(checkpoint)
+        self.steps_to = checkpoint.get("steps_to")
 
 
 class SequenceClassifier(_SequenceTask):

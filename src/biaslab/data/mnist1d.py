@@ -19,6 +19,9 @@ from biaslab.schema import (
     Interval,
     NonNegative,
     NonNegativeInt,
+    OptionalPositiveInt,
+    OptionalSeed,
+    Positive,
     PositiveInt,
     int_at_least,
 )
@@ -45,6 +48,56 @@ def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
     return d
 
 
+# data.test_seed=null: the larger test set is drawn with data.seed + this (mod 2**32), a seed
+# no run uses for its training data by default
+TEST_SEED_OFFSET = 100_003
+
+
+def _raw(args, seed: int, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """What ``mnist1d.data.make_dataset`` draws before it standardizes, with the same RNG
+    calls in the same order: the examples (shuffled) and labels, NOT position-shuffled, and
+    the position permutation it would apply (None without ``shuffle_seq``)."""
+    from mnist1d.data import get_templates
+    from mnist1d.transform import transform
+    from mnist1d.utils import set_seed
+
+    templates = get_templates()
+    set_seed(seed)
+    xs, ys = [], []
+    per_class = num_samples // len(templates["y"])
+    for label in range(len(templates["y"])):
+        for _ in range(per_class):
+            x, _t = transform(templates["x"][label], templates["t"], args)
+            xs.append(x)
+            ys.append(templates["y"][label])
+    order = np.random.permutation(len(ys))
+    xs, ys = np.stack(xs)[order], np.stack(ys)[order]
+    perm = np.random.permutation(args.final_seq_length) if args.shuffle_seq else None
+    return xs, ys, perm
+
+
+def _larger_test(args, paper: dict, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` test examples drawn by the paper's generator with the same arguments and seed
+    ``seed``, put on the paper's scale: shifted and scaled by the mean and SD that
+    ``make_dataset`` used for the paper's data (train + test), and position-shuffled by the
+    paper's permutation when ``shuffle_seq`` (so the test set matches its training set)."""
+    raw, _, perm = _raw(args, args.seed, args.num_samples)
+    if perm is not None:
+        raw = raw[..., perm]
+    mean, std = raw.mean(), raw.std()
+    split = int(len(raw) * args.train_split)
+    if not np.array_equal(((raw - mean) / std)[:split], paper["x"]):
+        raise RuntimeError(
+            "mnist1d's generator no longer draws as biaslab.data.mnist1d._raw expects; "
+            "the larger test set cannot be put on the paper's scale"
+        )
+    classes = 10
+    x, y, _ = _raw(args, seed, -(-n // classes) * classes)
+    if perm is not None:
+        x = x[..., perm]
+    return ((x - mean) / std)[:n], y[:n]
+
+
 class MNIST1D(TensorDataModule):
     """40-point 1-D digits, 10 classes, shaped (N, 1, 40). The generator arguments are those of
     ``mnist1d.data.get_dataset_args``; its ``seed`` is ``data.seed``, which also draws the
@@ -65,9 +118,18 @@ class MNIST1D(TensorDataModule):
         shear_scale: NonNegative = 0.75,
         shuffle_seq: Flag = False,
         final_seq_length: PositiveInt = 40,
+        test_samples: OptionalPositiveInt = None,
+        test_seed: OptionalSeed = None,
+        scale: Positive = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.scale = float(scale)  # inputs are x * scale + shift after normalization
+        # a larger test set, drawn apart from the paper's split (see _larger_test)
+        self.test_samples = None if test_samples is None else int(test_samples)
+        self.test_seed = (
+            (int(self.seed) + TEST_SEED_OFFSET) % 2**32 if test_seed is None else int(test_seed)
+        )
         self.args = {
             "num_samples": int(num_samples),
             "train_split": float(train_split),
@@ -85,7 +147,10 @@ class MNIST1D(TensorDataModule):
 
     @property
     def cache_path(self) -> Path:
-        key = hashlib.sha1(json.dumps(self.args, sort_keys=True).encode()).hexdigest()[:12]
+        keyed = dict(self.args)
+        if self.test_samples is not None:  # the paper's split keeps its old cache name
+            keyed.update(test_samples=self.test_samples, test_seed=self.test_seed)
+        key = hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
         return Path(self.data_dir) / "mnist1d" / f"mnist1d-{key}.npz"
 
     def _generate(self) -> dict[str, np.ndarray]:
@@ -101,10 +166,25 @@ class MNIST1D(TensorDataModule):
         np_state, py_state = np.random.get_state(), random.getstate()
         try:
             d = make_dataset(args)
+            if self.test_samples is not None:
+                d["x_test"], d["y_test"] = _larger_test(args, d, self.test_samples, self.test_seed)
         finally:
             np.random.set_state(np_state)
             random.setstate(py_state)
         return {k: d[k] for k in ("x", "y", "x_test", "y_test")}
+
+    def prepare_splits(self):
+        """As the base class's, with every input multiplied by ``scale`` after normalization
+        and before ``shift`` is added: x * scale + shift."""
+        if self.splits or self.scale == 1.0:
+            return super().prepare_splits()
+        shift, self.shift = self.shift, 0.0
+        try:
+            splits = super().prepare_splits()
+        finally:
+            self.shift = shift
+        self.splits = {k: (x * self.scale + shift, y) for k, (x, y) in splits.items()}
+        return self.splits
 
     def load(self):
         path = self.cache_path

@@ -34,3 +34,23 @@ def count_params(model: nn.Module) -> dict[str, int]:
             counts["params/norm"] += sum(p.numel() for p in own.values())
             counts["params/norm_shift"] += own["bias"].numel() if "bias" in own else 0
     return counts
+
+
+def decay_groups(model: nn.Module) -> list[dict]:
+    """``model``'s parameters as optimizer parameter groups: first every weight (decayed as the
+    optimizer says), then biases and norm parameters with ``weight_decay`` 0 (He et al. 2019,
+    "Bag of tricks": no decay on biases and batch-norm parameters). A bias is a parameter
+    named ``bias*`` (conv, linear and LSTM biases, packed or not); a norm parameter is any
+    parameter of a norm layer (packed or not). An empty group is left out."""
+    from biaslab.models.packed import PackedBatchNorm, PackedGroupNorm
+
+    norms = (*_NORMS, PackedBatchNorm, PackedGroupNorm)
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if isinstance(module, norms) or name.startswith("bias"):
+                no_decay.append(p)
+            else:
+                decay.append(p)
+    groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]

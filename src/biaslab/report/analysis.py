@@ -48,6 +48,8 @@ def why_unusable(run: Run, metric: str, compare: str) -> str | None:
         return "no seed"
     value = run.metrics.get(metric)
     if value is None:
+        if metric in run.metrics and "steps_to" in metric:
+            return f"{metric} is null: the threshold was never reached"
         return f"no {metric} in metrics"
     try:
         ok = math.isfinite(float(value))

@@ -12,6 +12,7 @@ from biaslab.report import learned
 from biaslab.report.analysis import Group, analyze, choose_baseline, swept_keys, why_unusable
 from biaslab.report.load import Run
 from biaslab.report.provenance import provenance
+from biaslab.report.select import Selection, keep_selected, select
 from biaslab.report.sources import check_sources
 from biaslab.report.values import ident
 from biaslab.report.verdict import apply_holm, decide, default_margin
@@ -38,6 +39,9 @@ class Report:
     family_size: int = 0  # tests Holm's correction runs over
     pool: bool = False
     sources: list[str] = field(default_factory=list)  # lines: seeds per sweep
+    select: str | None = None  # the key tuned per arm (--select), chosen on ``by``
+    by: str | None = None
+    selections: list[Selection] = field(default_factory=list)  # per group and arm
 
     @property
     def comparisons(self):
@@ -54,11 +58,16 @@ def build_report(
     margin: float | None = None,
     classes: int | None = None,
     pool: bool = False,
+    select_key: str | None = None,
+    by: str | None = None,
 ) -> Report:
     """``margin`` in raw metric units (default: :func:`default_margin`); ``classes`` overrides
-    the number of classes read from each run's data module (the chance level)."""
+    the number of classes read from each run's data module (the chance level). ``select_key``
+    and ``by``: compare each arm at its own best value of ``select_key`` by the mean validation
+    metric ``by`` (:mod:`biaslab.report.select`), per group."""
     if not any(compare in r.config for r in runs):
         raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")
+    _check_selection(runs, compare, metric, select_key, by)
     usable, problems = [], []
     for r in runs:
         why = why_unusable(r, metric, compare)
@@ -67,7 +76,11 @@ def build_report(
         else:
             problems.append((r.source, r.status, why))
     swept = swept_keys([r for r in runs if r.config])
-    group_keys = [k for k in swept if k != compare]
+    group_keys = [k for k in swept if k not in (compare, select_key)]
+    selections: list[Selection] = []
+    if select_key is not None:
+        selections = select(runs, compare, select_key, by, group_keys)
+        usable = keep_selected(usable, selections, compare, select_key, group_keys)
     values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
     base = choose_baseline(values, baseline) if values else None
     margin = default_margin(metric) if margin is None else margin
@@ -99,8 +112,34 @@ def build_report(
         not_learned=len(failed),
         pool=pool,
         sources=sources,
+        select=select_key,
+        by=by,
+        selections=selections,
     )
     rep.family_size = apply_holm(rep.comparisons)
     for cmp in rep.comparisons:
         decide(cmp, metric, margin)
     return rep
+
+
+def _check_selection(
+    runs: Sequence[Run], compare: str, metric: str, key: str | None, by: str | None
+) -> None:
+    """A selection needs both halves, a validation metric, and a key other than the compared
+    one that the runs hold: the test set never chooses."""
+    if (key is None) != (by is None):
+        raise ValueError("--select and --by go together: --select KEY --by val/METRIC")
+    if key is None:
+        return
+    if key == compare:
+        raise ValueError(f"--select {key}: the compared key cannot also be tuned")
+    if not by.startswith("val/"):
+        raise ValueError(
+            f"--by {by}: must be a validation metric (val/...): the test set never chooses"
+        )
+    if by == metric:
+        raise ValueError(f"--by {by}: the compared metric {metric} cannot also choose")
+    if not any(key in r.config for r in runs):
+        raise ValueError(f"--select {key}: no run has this config key")
+    if not any(by in r.metrics for r in runs):
+        raise ValueError(f"--by {by}: no run recorded this metric")

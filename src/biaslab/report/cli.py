@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
         "replications (refused without it)",
     )
     p.add_argument(
+        "--select",
+        metavar="KEY",
+        help="a swept config key tuned per arm (e.g. optimizer.lr): in every group each arm is "
+        "compared at its own value of KEY with the best mean --by metric (needs --by)",
+    )
+    p.add_argument(
+        "--by",
+        metavar="METRIC",
+        help="the validation metric that chooses --select's value (e.g. val/acc_best); the "
+        "direction comes from its name; the test set never chooses",
+    )
+    p.add_argument(
         "--log-wandb",
         action="store_true",
         help="also log the verdict table, summary and plots as one W&B run (job_type=report, "
@@ -130,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             margin=margin,
             classes=classes,
             pool=args.pool,
+            select_key=args.select,
+            by=args.by,
         )
         rep.sweeps = sweep_commands(args.paths)
     except ValueError as e:

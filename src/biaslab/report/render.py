@@ -10,7 +10,16 @@ from biaslab.report import learned, stats
 from biaslab.report.analysis import Arm
 from biaslab.report.build import Report
 from biaslab.report.compare import MIN_PAIRS, Comparison
-from biaslab.report.values import fmt_num, fmt_p, fmt_value, lower_is_better, scale
+from biaslab.report.select import TIE_RULE
+from biaslab.report.values import (
+    fmt_num,
+    fmt_p,
+    fmt_value,
+    ident,
+    lower_is_better,
+    scale,
+    sort_key,
+)
 from biaslab.report.verdict import ALPHA, fmt_margin, fmt_test
 
 
@@ -110,13 +119,30 @@ def render_markdown(rep: Report) -> str:
         + (
             ", ".join(f"`{k}`" for k in rep.group_keys) or "nothing (no other config key was swept)"
         ),
+    ]
+    if rep.select:
+        out.append(
+            f"- Tuned: each arm at its own best `{rep.select}` by mean `{rep.by}` "
+            f"({_direction(rep.by).split(';')[0]}), per group; see *Tuned selection*"
+        )
+    out += [
         "",
         "## Verdicts",
         "",
     ]
+    chosen = {(s.group_label, ident(s.arm)): s.chosen for s in rep.selections}
+
+    def at(g, value) -> str:  # the arm's tuned value, when there is one
+        if not rep.select:
+            return ""
+        return f" at `{rep.select}={fmt_value(chosen.get((g.label, ident(value))))}`"
+
     for g in rep.groups:
         for cmp in g.comparisons:
-            out.append(f"- **{g.label}** — `{c}={fmt_value(cmp.value)}` vs `{base}`: {cmp.verdict}")
+            out.append(
+                f"- **{g.label}** — `{c}={fmt_value(cmp.value)}`{at(g, cmp.value)} vs "
+                f"`{base}`{at(g, rep.baseline)}: {cmp.verdict}"
+            )
             out += [f"  - ⚠ {f}" for f in cmp.flags]
         if g.note:
             out.append(f"- **{g.label}** — {g.note}")
@@ -143,6 +169,7 @@ def render_markdown(rep: Report) -> str:
         for cmp in g.comparisons:
             out += _details(cmp, m, base)
         out.append("")
+    out += _selection(rep)
     out += _batch_norm_note(rep)
     out += ["## Runs not used", ""]
     if rep.problems:
@@ -163,6 +190,41 @@ def render_markdown(rep: Report) -> str:
     out += ["## Plots", ""]
     out += [f"![{p.stem}]({p.name})" for p in rep.plots] or [rep.plot_note]
     return "\n".join(out) + "\n"
+
+
+def _selection(rep: Report) -> list[str]:
+    """The grid of the tuned key and the value chosen for each arm of each group."""
+    if not rep.select:
+        return []
+    key, by = rep.select, rep.by
+    out = [
+        "## Tuned selection",
+        "",
+        f"For each group and each arm (`{rep.compare}` value), every value of `{key}` was "
+        f"scored by the mean of `{by}` over its runs ({_direction(by).split(';')[0]}); the "
+        f"arm is compared at its chosen value, paired by seed. Rule: {TIE_RULE}. The test "
+        f"metric `{rep.metric}` is never read for the choice.",
+        "",
+    ]
+    grid = sorted(
+        {ident(c.value): c.value for s in rep.selections for c in s.candidates}.values(),
+        key=sort_key,
+    )
+    out.append(f"Grid of `{key}`: " + ", ".join(f"`{fmt_value(v)}`" for v in grid))
+    out.append("")
+    rows = []
+    for s in rep.selections:
+        cells = [
+            f"{fmt_value(c.value)}: {fmt_num(c.mean, by)} (n={c.n}"
+            + (f", {c.failed} failed" if c.failed else "")
+            + ")"
+            for c in s.candidates
+        ]
+        rows.append(
+            [s.group_label, fmt_value(s.arm), "; ".join(cells), f"**{fmt_value(s.chosen)}**"]
+        )
+    out += _md_table(["group", rep.compare, f"mean {by} per {key}", f"chosen {key}"], rows)
+    return [*out, ""]
 
 
 def _batch_norm_note(rep: Report) -> list[str]:
@@ -252,7 +314,16 @@ def _method(rep: Report) -> str:
             f"(solved or not), so each arm's solve rate (below {learned.TRIVIAL_CUTOFF}) is "
             "given with an exact Clopper-Pearson CI and compared by an exact McNemar test "
             "(a sign test on the discordant pairs); a significant solve test can give the "
-            "verdict when the difference test cannot. Steps to a threshold are not logged by "
-            "these runs, so they are not reported."
+            "verdict when the difference test cannot. Learning speed: regression runs record "
+            "`val/steps_to_0.1` (the first validation step with MSE/baseline < 0.1; null when "
+            "never reached); compare it with `--metric val/steps_to_0.1` (runs that never "
+            "reached the threshold are listed as not used)."
+        )
+    if "steps_to" in m:
+        text += (
+            f" `{m}` is the first validation step at which the run reached the threshold; a "
+            "run that never reached it records null and is listed under *Runs not used*, so "
+            "this comparison is conditional on reaching it: read it beside the solve rates of "
+            "a `*_over_baseline` report."
         )
     return text

@@ -62,7 +62,9 @@ def _num(x) -> float | str:
 def write_csv(rep: Report, path: Path) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([*rep.group_keys, rep.compare, *CSV_STATS])
+        tuned = [f"{rep.select} (chosen by {rep.by})"] if rep.select else []
+        chosen = {(s.group_label, ident(s.arm)): s.chosen for s in rep.selections}
+        writer.writerow([*rep.group_keys, rep.compare, *tuned, *CSV_STATS])
         for g in rep.groups:
             by_value = {ident(cmp.value): cmp for cmp in g.comparisons}
             for a in g.arms:
@@ -70,6 +72,7 @@ def write_csv(rep: Report, path: Path) -> None:
                 t = cmp.test if cmp else None
                 row = [fmt_value(v) for _, v in g.key] + [
                     fmt_value(a.value),
+                    *([fmt_value(chosen.get((g.label, ident(a.value))))] if tuned else []),
                     rep.metric,
                     a.n,
                     a.mean,

@@ -25,7 +25,7 @@ def sort_key(value: Any) -> tuple[int, float, str]:
 
 
 def lower_is_better(metric: str) -> bool:
-    return any(word in metric.lower() for word in ("loss", "mse", "error"))
+    return any(word in metric.lower() for word in ("loss", "mse", "error", "steps_to"))
 
 
 def scale(metric: str) -> float:

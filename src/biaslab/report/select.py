@@ -1,0 +1,127 @@
+"""Tuned comparison: each arm at its own best value of a tuned key (``--select optimizer.lr
+--by val/acc_best``), chosen on validation only, before the arms are compared on test.
+
+Within one group (the runs that agree on every swept key but the compared key, the selected
+key and the seed) and one arm (one value of the compared key), every value of the selected
+key is scored by the mean of the ``by`` metric over its runs. The rule, in order:
+
+1. fewer *failed* runs is better: a run that did not complete (diverged, failed) or has no
+   finite ``by`` value counts as failed, so a learning rate at which a seed blows up loses
+   to one at which none does;
+2. then the better mean ``by`` value (higher or lower, from the metric's name);
+3. then, on an exact tie, the value that comes first in sorted order (the smallest).
+
+The test metric is never read here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from biaslab.report.load import Run
+from biaslab.report.values import fmt_value, ident, lower_is_better, sort_key
+
+TIE_RULE = (
+    "fewest failed runs (not completed, or no finite value) first, then the best mean, then "
+    "on an exact tie the smallest value"
+)
+
+
+@dataclass
+class Candidate:
+    """One value of the selected key within one arm of one group."""
+
+    value: Any
+    n: int  # runs
+    failed: int  # runs that did not complete or have no finite ``by`` value
+    mean: float  # mean ``by`` over the other runs (nan when none)
+
+
+@dataclass
+class Selection:
+    """The selected key's value chosen for one arm of one group."""
+
+    group: tuple[tuple[str, Any], ...]  # (key, value) of the group, as in analysis.Group.key
+    arm: Any  # the compared key's value
+    candidates: list[Candidate] = field(default_factory=list)  # the grid, sorted
+    chosen: Any = None
+
+    @property
+    def group_label(self) -> str:
+        return ", ".join(f"{k}={fmt_value(v)}" for k, v in self.group) or "all runs"
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def score(runs: Sequence[Run], by: str) -> tuple[int, float]:
+    """(failed runs, mean ``by`` over the others) of one candidate's runs."""
+    values = [_finite(r.metrics.get(by)) if r.status == "completed" else None for r in runs]
+    good = [v for v in values if v is not None]
+    return len(values) - len(good), (math.fsum(good) / len(good) if good else math.nan)
+
+
+def choose(candidates: Sequence[Candidate], by: str) -> Any:
+    """The chosen value among ``candidates`` by the module's rule."""
+    lower = lower_is_better(by)
+
+    def rank(c: Candidate) -> tuple:
+        mean = c.mean if not math.isnan(c.mean) else (math.inf if lower else -math.inf)
+        return (c.failed, mean if lower else -mean, sort_key(c.value))
+
+    return min(candidates, key=rank).value
+
+
+def select(
+    runs: Sequence[Run], compare: str, key: str, by: str, group_keys: Sequence[str]
+) -> list[Selection]:
+    """One :class:`Selection` per (group, arm) among ``runs`` (every run with the compared
+    key, usable on the test metric or not: a diverged run counts against its value)."""
+    cells: dict[tuple[tuple[str, ...], str], dict[str, list[Run]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in runs:
+        if compare not in r.config:
+            continue
+        group = tuple(ident(r.config.get(k)) for k in group_keys)
+        cells[(group, ident(r.config[compare]))][ident(r.config.get(key))].append(r)
+    out = []
+    for by_value in cells.values():
+        first = next(iter(by_value.values()))[0]
+        sel = Selection(tuple((k, first.config.get(k)) for k in group_keys), first.config[compare])
+        for rs in by_value.values():
+            failed, mean = score(rs, by)
+            sel.candidates.append(Candidate(rs[0].config.get(key), len(rs), failed, mean))
+        sel.candidates.sort(key=lambda c: sort_key(c.value))
+        sel.chosen = choose(sel.candidates, by)
+        out.append(sel)
+    out.sort(key=lambda s: ([sort_key(v) for _, v in s.group], sort_key(s.arm)))
+    return out
+
+
+def keep_selected(
+    runs: Sequence[Run],
+    selections: Sequence[Selection],
+    compare: str,
+    key: str,
+    group_keys: Sequence[str],
+) -> list[Run]:
+    """The runs of ``runs`` at their (group, arm)'s chosen value of ``key``."""
+    chosen = {
+        (tuple(ident(v) for _, v in s.group), ident(s.arm)): ident(s.chosen) for s in selections
+    }
+    return [
+        r
+        for r in runs
+        if chosen.get((tuple(ident(r.config.get(k)) for k in group_keys), ident(r.config[compare])))
+        == ident(r.config.get(key))
+    ]
