@@ -47,6 +47,8 @@ def read_results(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / FILENAME
     record = json.loads(path.read_text())
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: not a results.json record (a JSON {type(record).__name__})")
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version {version!r}, this biaslab reads {SCHEMA_VERSION}")

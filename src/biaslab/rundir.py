@@ -62,7 +62,7 @@ def _mismatch(where: str, diffs: list[tuple[str, Any, Any]]) -> str:
     shown = "; ".join(f"{k}: {_show(a)} there, {_show(b)} here" for k, a, b in diffs[:6])
     more = f"; and {len(diffs) - 6} more" if len(diffs) > 6 else ""
     return (
-        f"error: resume=true is not allowed: expected the config of the run in {where} "
+        f"resume=true is not allowed: expected the config of the run in {where} "
         f"(it differs in {shown}{more}): resume with that run's overrides, or start a new "
         "run in another folder"
     )
@@ -84,14 +84,14 @@ def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | Non
         return None
     if not cfg.resume:
         held = sorted({r["status"] for r in finished})
-        what = " and ".join(
-            [f"a {' and '.join(held)} run ({FILENAME})"] * bool(held)
-            + [f"a checkpoint ({CHECKPOINT})"] * ckpt.exists()
-        )
+        parts = [f"a {' and '.join(held)} run ({FILENAME})"] if held else []
+        if ckpt.exists():
+            parts.append(f"a checkpoint ({CHECKPOINT})")
+        what = " and ".join(parts)
         raise FolderInUse(
             key,
             job_dir,
-            f"error: {job_dir} already holds {what}: continue it with resume=true, choose "
+            f"{job_dir} already holds {what}: continue it with resume=true, choose "
             f"another {key}, or replace it with overwrite=true",
         )
     if ckpt.exists():
@@ -100,7 +100,7 @@ def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | Non
             raise FolderInUse(
                 "resume",
                 True,
-                f"error: resume=true is not allowed: {ckpt} has no config fingerprint (written "
+                f"resume=true is not allowed: {ckpt} has no config fingerprint (written "
                 "by an older biaslab), so it cannot be shown to be this run; start a new run "
                 "in another folder",
             )
