@@ -318,10 +318,9 @@ def check_paths(cfg: DictConfig, hydra: DictConfig | None = None) -> None:
 def _no_secret_overrides(hydra: DictConfig) -> None:
     """A secret typed as an override would be written in plain text to .hydra/*.yaml,
     multirun.yaml, Hydra's log lines and the W&B run's command line."""
-    lines = list(OmegaConf.select(hydra, "overrides.task", default=None) or [])
-    params = OmegaConf.select(hydra, "sweeper.params", default=None)
-    if isinstance(params, DictConfig):
-        lines += [f"{k}=" for k in params]
+    tree = OmegaConf.to_container(hydra, resolve=False)  # the overrides as typed
+    lines = list((tree.get("overrides") or {}).get("task") or [])
+    lines += [f"{k}=" for k in (tree.get("sweeper") or {}).get("params") or {}]
     for line in lines:
         key = override_key(str(line))
         if is_secret_key(key):
@@ -715,9 +714,6 @@ def _resume_or_overwrite(cfg: DictConfig) -> None:
 
 
 COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
-    _training_ends,
-    _seeds_fit,
-    _resume_or_overwrite,
     _model_fits_data,
     _cnn_fits_input,
     _batch_fits_data,
@@ -728,6 +724,9 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _metric_is_recorded,
     _device_exists,
     _data_dir_usable,
+    _training_ends,
+    _seeds_fit,
+    _resume_or_overwrite,
 )
 
 
