@@ -107,6 +107,7 @@ def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
             "trainer=ddp_cpu",
             "trainer.max_steps=100000",
             "trainer.val_check_interval=1000",
+            "checkpoint.every_n_steps=20",
             f"paths.data_dir={data_dir}",
             f"hydra.run.dir={run_dir}",
         ],
@@ -114,13 +115,14 @@ def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    assert _wait(lambda: len(_ranks(proc.pid)) == 2, proc=proc)
+    # the ranks are training once the first checkpoint is there
+    assert _wait(lambda: (run_dir / "checkpoints" / "last.ckpt").exists(), proc=proc)
     ranks = _ranks(proc.pid)
-    time.sleep(8)  # the ranks are training
+    assert len(ranks) == 2
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     try:
-        assert _wait(lambda: not any(_alive(r) for r in ranks), timeout=10)
+        assert _wait(lambda: not any(_alive(r) for r in ranks), timeout=30)
     finally:
         for r in ranks:  # never leave them running, whatever the outcome
             if _alive(r):
