@@ -343,12 +343,19 @@ def test_what_cannot_be_packed_is_refused_before_training(make_cfg, tmp_path, ov
 
 
 def test_a_resumed_job_ends_like_an_uninterrupted_one(make_cfg, tmp_path):
-    args = ["seed=1", "train.parallel_seeds=2", "trainer.val_check_interval=10"]
-    whole = train(make_cfg(*args, "trainer.max_steps=30", output_dir=tmp_path / "whole"))
-    train(make_cfg(*args, "trainer.max_steps=20", output_dir=tmp_path / "split"))
-    resumed = train(
-        make_cfg(*args, "trainer.max_steps=30", "resume=true", output_dir=tmp_path / "split")
-    )
+    from .test_records import Crash
+
+    args = [
+        "seed=1",
+        "train.parallel_seeds=2",
+        "trainer.val_check_interval=10",
+        "trainer.max_steps=30",
+        "checkpoint.every_n_steps=20",
+    ]
+    whole = train(make_cfg(*args, output_dir=tmp_path / "whole"))
+    with pytest.raises(RuntimeError, match="killed at step 21"):
+        train(make_cfg(*args, output_dir=tmp_path / "split"), callbacks=[Crash(21)])
+    resumed = train(make_cfg(*args, "resume=true", output_dir=tmp_path / "split"))
 
     # all but epochs: Lightning counts the epoch of an end-of-fit checkpoint as finished, and
     # an ordinary run resumed the same way counts one more epoch too

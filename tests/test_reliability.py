@@ -27,7 +27,8 @@ def test_a_diverging_run_stops_early_and_says_so(make_cfg, tmp_path):
     assert rec["status"] == "diverged"
     d = rec["divergence"]
     assert 1 <= d["step"] < 200
-    assert not math.isfinite(d["loss"])
+    assert d["loss"] is None  # NaN/inf: null in strict JSON; the message names it
+    assert "nan" in d["message"] or "inf" in d["message"]
     assert d["last_finite_loss"] is None or math.isfinite(d["last_finite_loss"])
     assert rec["metrics"]["steps"] == d["step"] < 200
     assert out["status"] == "diverged"
@@ -71,7 +72,7 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
         "trainer.val_check_interval=500",
         "logger=none",
         "trainer.deterministic=true",
-        "checkpoint.every_n_steps=100",
+        "checkpoint.every_n_steps=500",  # with the validation every 500: the same steps
         f"paths.data_dir={data_dir}",
     ]
     whole = run_cli([*args, f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path)
@@ -88,7 +89,7 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
     deadline = time.monotonic() + 240
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)  # let the step counter move past the checkpoint
+    time.sleep(0.3)  # let the step counter move past the checkpoint (and its validation)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"

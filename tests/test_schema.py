@@ -56,5 +56,6 @@ def test_strict_types_do_not_coerce():
     assert not schema.accepts(schema.PositiveInt, True)
     assert not schema.accepts(schema.PositiveInt, "3")
     assert schema.accepts(schema.Positive, 1)  # an integer is a number
-    assert not schema.accepts(schema.Finite, float("nan"))
+    assert not schema.accepts(schema.Float32, float("nan"))
+    assert not schema.accepts(schema.Float32, 1e39)
     assert schema.accepts(schema.Bias, "auto") and not schema.accepts(schema.Bias, "off")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from biaslab import tracking
 from biaslab.train import train
@@ -112,8 +113,10 @@ def test_offline_run_warns_nothing_and_writes_no_key(make_cfg, monkeypatch, capl
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_API_KEY", ENV_KEY)
     caplog.set_level(logging.WARNING, logger="biaslab.tracking")
-    # a key passed in the config (wandb.Settings(api_key=...)) as well as in the environment
-    cfg = make_cfg(*TINY, f"+logger.settings.api_key={CONFIG_KEY}")
+    # a key in the config (wandb.Settings(api_key=...)), as a config file would put it (an
+    # override is refused: tests/test_bad_inputs.py), as well as in the environment
+    cfg = make_cfg(*TINY)
+    OmegaConf.update(cfg, "logger.settings.api_key", CONFIG_KEY, force_add=True)
     assert train(cfg)["status"] == "completed"
     assert fallback_warnings(caplog) == []
 

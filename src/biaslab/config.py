@@ -29,6 +29,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from biaslab import schema
+from biaslab.secrets import ENV_HINT, is_secret_key, override_key
 
 
 class ConfigError(ValueError):
@@ -119,10 +120,10 @@ POSITIVE = number_in(0, float("inf"), lo_open=True, hi_open=True)
 NON_NEGATIVE = number_in(0, float("inf"), hi_open=True)
 FRACTION_OPEN = number_in(0, 1, lo_open=True, hi_open=True)
 # NumPy's and Lightning's seeding take 32 bits; Lightning replaces a larger seed with 0
-SEED = int_in(0, 2**32 - 1)
+SEED_MAX = 2**32 - 1
+SEED = int_in(0, SEED_MAX)
 PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 STEPS = (lambda v: _int(v) and (v >= 1 or v == -1)), "an integer >= 1, or -1"
-
 # Output locations may be absolute, but a '..' component would let a value (or a task_name
 # interpolated into one) climb out of the folder it names, e.g. out of multirun/.
 PATH: Rule = (
@@ -157,6 +158,7 @@ RULES: dict[str, Rule] = {
     "checkpoint.every_n_steps": optional(int_at_least(1)),
     "checkpoint.at_end": BOOL,
     "resume": BOOL,
+    "overwrite": BOOL,
     "model.compile": BOOL,
     # read only (never written), so an existing folder is all it needs to be
     "data.source_dir": (
@@ -253,6 +255,20 @@ def check_paths(cfg: DictConfig, hydra: DictConfig | None = None) -> None:
         value = _resolvable(hydra, key)  # sweep.subdir needs hydra.job.num: absent in a run
         if value is not _ABSENT and not PATH[0](str(value)):
             raise ConfigError(f"hydra.{key}", value, PATH[1])
+    if hydra is not None:
+        _no_secret_overrides(hydra)
+
+
+def _no_secret_overrides(hydra: DictConfig) -> None:
+    """A secret typed as an override would be written in plain text to .hydra/*.yaml,
+    multirun.yaml, Hydra's log lines and the W&B run's command line."""
+    tree = OmegaConf.to_container(hydra, resolve=False)  # the overrides as typed
+    lines = list((tree.get("overrides") or {}).get("task") or [])
+    lines += [f"{k}=" for k in (tree.get("sweeper") or {}).get("params") or {}]
+    for line in lines:
+        key = override_key(str(line))
+        if is_secret_key(key):
+            raise ConfigError(key, "<redacted>", f"no secret on the command line: {ENV_HINT}")
 
 
 class SafeOutputPaths(Callback):
@@ -261,6 +277,7 @@ class SafeOutputPaths(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config)
+        _check_run_folder(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config)
@@ -273,6 +290,29 @@ class SafeOutputPaths(Callback):
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
+
+
+def _check_run_folder(config: DictConfig) -> None:
+    """The run's folder, before Hydra rewrites its .hydra/ files (see biaslab.rundir)."""
+    from biaslab import rundir
+    from biaslab.seed_parallel import parallel_seeds
+    from biaslab.seed_parallel.members import members
+
+    try:
+        cfg = rundir.hydra_run_config(config)
+        done = rundir.check(cfg, members(cfg, parallel_seeds(cfg), []))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except OmegaConfBaseException:
+        return  # a value that does not resolve: the run records it as any other
+    if done is not None:
+        print(
+            f"nothing to do: {cfg.paths.output_dir} holds a finished run of this config; "
+            "its results.json is unchanged",
+            file=sys.stderr,
+        )
+        sys.exit(0)
 
 
 def _check_swept(config: DictConfig) -> None:
@@ -639,6 +679,32 @@ def _data_dir_usable(cfg: DictConfig) -> None:
         )
 
 
+def _training_ends(cfg: DictConfig) -> None:
+    trainer = cfg.get("trainer")
+    if trainer is not None and trainer.get("max_steps") == -1 and trainer.get("max_epochs") == -1:
+        raise ConfigError(
+            "trainer.max_steps", -1, "an integer >= 1 when trainer.max_epochs=-1 (never ends)"
+        )
+
+
+def _seeds_fit(cfg: DictConfig) -> None:
+    """Seeds seed .. seed+K-1 of a packed job must all be valid seeds."""
+    seed, k = cfg.get("seed"), OmegaConf.select(cfg, "train.parallel_seeds")
+    if _int(seed) and _int(k) and seed + k - 1 > SEED_MAX:
+        raise ConfigError(
+            "train.parallel_seeds", k, f"at most {SEED_MAX - seed + 1} with seed={seed}"
+        )
+
+
+def _resume_or_overwrite(cfg: DictConfig) -> None:
+    if cfg.get("resume") is True and cfg.get("overwrite") is True:
+        raise ConfigError(
+            "overwrite",
+            True,
+            "false with resume=true (resume continues the run, overwrite replaces it)",
+        )
+
+
 COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _model_fits_data,
     _cnn_fits_input,
@@ -650,6 +716,9 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _metric_is_recorded,
     _device_exists,
     _data_dir_usable,
+    _training_ends,
+    _seeds_fit,
+    _resume_or_overwrite,
 )
 
 

@@ -12,12 +12,20 @@ multiprocessing, each with the already composed config. Lightning then finds its
 started from outside (as under torchrun or SLURM's srun) and launches nothing. Every rank runs
 the whole of :func:`biaslab.train.train`; only global rank 0 writes results.json and logs to
 W&B, and its result comes back to the main process (for the summary and a sweeper).
+
+The ranks die with the main process: on Linux the kernel kills a rank when its parent dies
+(``PR_SET_PDEATHSIG``), and a rank that finds its parent gone writes nothing, so no record is
+written as completed after the run was stopped. A signal that stops the main process
+(:mod:`biaslab.signals`) kills the ranks and records the run as interrupted.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,9 +43,28 @@ from omegaconf import DictConfig, OmegaConf
 from biaslab.config import validate
 from biaslab.record import RunRecord, job_overrides
 from biaslab.results import FILENAME
+from biaslab.signals import Interrupted, StopOnSignal, handled
 
 # where a process launched by torchrun, srun, mpirun or :func:`spawn` finds its rank
 _RANK_VARS = ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "LOCAL_RANK")
+PARENT_VAR = "BIASLAB_PARENT_PID"  # set in the ranks :func:`spawn` starts
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def parent_gone() -> bool:
+    """Whether this is a rank started by :func:`spawn` whose main process has exited."""
+    parent = os.environ.get(PARENT_VAR, "")
+    return parent.isdigit() and os.getppid() != int(parent)
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux); elsewhere
+    :func:`parent_gone` is what keeps an orphaned rank from writing."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_gone():  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def global_rank() -> int:
@@ -116,17 +143,30 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
     start_method = multiprocessing.get_start_method(allow_none=True)
     if start_method not in (None, *multiprocessing.get_all_start_methods()):
         multiprocessing.set_start_method("spawn", force=True)
+    os.environ[PARENT_VAR] = str(os.getpid())  # inherited by the ranks (spawn copies it)
+    context = None
+    stop = StopOnSignal(lambda trainer: None)  # here, outside any trainer: stops at once
     try:
-        mp.start_processes(_worker, args=args, nprocs=nprocs, start_method="spawn")
+        with handled(stop):
+            context = mp.start_processes(
+                _worker, args=args, nprocs=nprocs, start_method="spawn", join=False
+            )
+            while not context.join():
+                pass
     except BaseException as e:
+        _kill(context)
         out = Path(cfg.paths.output_dir)
         written = out / FILENAME
         if not written.exists() or written.stat().st_mtime < started:
             record = RunRecord(cfg, job_overrides())
-            record.fail(e)
+            if isinstance(e, Interrupted):
+                record.interrupt(e.record())  # the ranks' step is not known here
+            else:
+                record.fail(e)
             record.write(out, {"total_s": time.time() - started})
         raise
     finally:
+        os.environ.pop(PARENT_VAR, None)
         if multiprocessing.get_start_method(allow_none=True) != start_method:
             multiprocessing.set_start_method(start_method, force=True)
     result = queue.get()
@@ -134,7 +174,17 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
     return result
 
 
+def _kill(context) -> None:
+    """Stop every rank still running, and wait for it (a rank left running would finish and
+    write its record after the run was stopped)."""
+    for p in getattr(context, "processes", []):
+        if p.is_alive():
+            p.kill()
+        p.join()
+
+
 def _worker(rank, fn, cfg, hydra_cfg, nprocs, port, queue) -> None:
+    die_with_parent()
     # what torchrun would set: Lightning's environment reads these and starts no processes
     os.environ.update(
         MASTER_ADDR="127.0.0.1",

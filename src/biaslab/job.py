@@ -10,11 +10,11 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from biaslab import tracking
+from biaslab import fingerprint, tracking
+from biaslab.checkpointing import AtomicCheckpointIO, PeriodicCheckpoint
 from biaslab.config import ConfigError
 from biaslab.guards import DivergenceGuard
 from biaslab.models.build import build_model
@@ -24,19 +24,11 @@ from biaslab.seed_parallel.members import Member, check, same_splits
 from biaslab.task import TASKS, Task
 
 
-def periodic_checkpoint(cfg: DictConfig, ckpt_dir: Path) -> list[ModelCheckpoint]:
+def periodic_checkpoint(cfg: DictConfig, ckpt_dir: Path) -> list[PeriodicCheckpoint]:
     """``checkpoints/last.ckpt`` every ``checkpoint.every_n_steps`` steps (none when null)."""
     if not cfg.checkpoint.every_n_steps:
         return []
-    return [
-        ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="last",
-            every_n_train_steps=cfg.checkpoint.every_n_steps,
-            save_top_k=1,
-            enable_version_counter=False,
-        )
-    ]
+    return [PeriodicCheckpoint(ckpt_dir, cfg.checkpoint.every_n_steps)]
 
 
 def configured_callbacks(cfg: DictConfig) -> list[L.Callback]:
@@ -99,8 +91,8 @@ def build_trainer(
     callbacks: Sequence[L.Callback],
 ) -> L.Trainer:
     """The Trainer of ``cfg.trainer`` with the divergence guard, the periodic checkpoint, the
-    configured callbacks and ``callbacks``; a packed job's metrics are routed to its members'
-    loggers."""
+    config's fingerprint in every checkpoint, atomic checkpoint writes, the configured
+    callbacks and ``callbacks``; a packed job's metrics are routed to its members' loggers."""
     if len(loggers) == 1:
         logger: Any = loggers[0] if loggers[0] is not None else False
         guard: L.Callback = DivergenceGuard()
@@ -116,11 +108,13 @@ def build_trainer(
         logger=logger,
         callbacks=[
             guard,
+            fingerprint.StoreFingerprint(fingerprint.of(cfg)),
             *periodic_checkpoint(cfg, ckpt_dir),
             *configured_callbacks(cfg),
             *callbacks,
         ],
-        enable_checkpointing=bool(cfg.checkpoint.every_n_steps),
+        plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=False,  # biaslab's own PeriodicCheckpoint, or none
     )
     if len(loggers) > 1 and trainer.world_size > 1:
         raise ConfigError(

@@ -17,7 +17,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from biaslab import tracking
+from biaslab import fingerprint, tracking
 from biaslab.results import write_results
 
 PACKAGES = (
@@ -99,10 +99,19 @@ class RunRecord:
             "seed": config.get("seed"),  # as given, if it does not resolve
             "overrides": tracking.redact(overrides, secrets),
             "config": tracking.redact(config, secrets),
+            # what a resume or rerun compares (biaslab.fingerprint); from the unredacted config
+            fingerprint.KEY: fingerprint.of(config)["digest"] if isinstance(config, dict) else None,
             **provenance,
             **extra,
             "metrics": {},
         }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> RunRecord:
+        """A record already written (a results.json read back)."""
+        record = cls.__new__(cls)
+        record.data = data
+        return record
 
     @property
     def status(self) -> str:
@@ -118,6 +127,12 @@ class RunRecord:
     def fail(self, e: BaseException) -> None:
         self.data["status"] = "failed"
         self.data["error"] = error_record(e)
+
+    def interrupt(self, interruption: dict[str, Any]) -> None:
+        """Stopped by a signal (:class:`biaslab.signals.Interrupted`): not a result."""
+        self.data["status"] = "interrupted"
+        self.data["interrupted"] = interruption
+        self.data.pop("error", None)
 
     def write(self, directory: str | Path, timing: dict[str, float]) -> Path:
         """Write results.json with ``timing`` (seconds: ``fit_s``, ``test_s``, ``total_s``;

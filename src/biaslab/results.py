@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,20 @@ from biaslab.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 FILENAME = "results.json"
-STATUSES = ("completed", "failed", "diverged")
+# interrupted: stopped by a signal (biaslab.signals); like failed, not a result
+STATUSES = ("completed", "failed", "diverged", "interrupted")
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: JSON has no such numbers, and Python's
+    ``NaN``/``Infinity`` tokens break other readers (jq, JavaScript)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 def write_results(directory: str | Path, record: dict[str, Any]) -> Path:
@@ -22,7 +36,8 @@ def write_results(directory: str | Path, record: dict[str, Any]) -> Path:
     record = {"schema_version": SCHEMA_VERSION, **record}
     if record.get("status") not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {record.get('status')!r}")
-    text = json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
+    record = _strict(json.loads(json.dumps(record, default=str)))
+    text = json.dumps(record, indent=2, sort_keys=False, allow_nan=False) + "\n"
     return write_text_atomic(directory / FILENAME, text)
 
 
@@ -32,6 +47,8 @@ def read_results(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / FILENAME
     record = json.loads(path.read_text())
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: not a results.json record (a JSON {type(record).__name__})")
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version {version!r}, this biaslab reads {SCHEMA_VERSION}")

@@ -40,7 +40,12 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False), Allowed("a number 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False), Allowed("a number >= 0")]
 Fraction = Annotated[float, Field(gt=0, lt=1), Allowed("a number in (0, 1)")]
 Probability = Annotated[float, Field(ge=0, lt=1), Allowed("a number in [0, 1)")]
-Finite = Annotated[float, Field(allow_inf_nan=False), Allowed("a finite number")]
+FLOAT32_MAX = 3.4028234663852886e38  # the data are float32: a larger value becomes inf
+Float32 = Annotated[
+    float,
+    Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX, allow_inf_nan=False),
+    Allowed("a finite float32 number (magnitude at most 3.4e38)"),
+]
 Bias = Annotated[bool | Literal["auto"], Allowed("one of true, false, auto")]
 OptionalFlag = Annotated[bool | None, Allowed("one of null, true, false")]
 Norm = Annotated[

@@ -29,7 +29,7 @@ def summarize(sweep_dir: str | Path) -> tuple[int, list[tuple[str, str, str]]]:
             bad.append((str(path.parent), "unreadable", str(e)))
             continue
         if rec["status"] != "completed":
-            err = rec.get("error") or rec.get("divergence") or {}
+            err = rec.get("error") or rec.get("divergence") or rec.get("interrupted") or {}
             bad.append((str(path.parent), rec["status"], str(err.get("message", err))))
     return len(paths), bad
 
@@ -46,4 +46,8 @@ class FailedJobsSummary(Callback):
             return
         lines = [f"{len(bad)} of {total} jobs failed or diverged:"]
         lines += [f"  {job}: {status}: {message}" for job, status, message in bad]
+        if any(status == "interrupted" for _, status, _ in bad):  # the sweep stopped there
+            stopped = {job for job, _, _ in bad}
+            done = [str(p.parent) for p in find_results(sweep_dir) if str(p.parent) not in stopped]
+            lines.append(f"the sweep was interrupted; completed: {', '.join(done) or 'none'}")
         print("\n".join(lines), file=sys.stderr)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import re
 import socket
 import threading
 import urllib.request
@@ -27,6 +26,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
+from biaslab.secrets import SECRET_KEY as _SECRET_KEY
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"  # used only if wandb cannot tell its own default
@@ -34,8 +35,6 @@ PROBE_TIMEOUT_S = 3.0  # TCP connect to the W&B server (or proxy); env BIASLAB_W
 INIT_TIMEOUT_S = 30.0  # wandb.init's own limit (wandb's default is 90 s), unless settings say
 OFFLINE_MODES = ("offline", "dryrun", "disabled")
 REDACTED = "<redacted>"
-# key names that hold secrets: api_key, wandb_api_key, token, hf_token, secret, password, ...
-_SECRET_KEY = re.compile(r"(^|_)(api_?key|token|secret|password|passwd|credentials?)$", re.I)
 
 
 def job_name() -> str | None:

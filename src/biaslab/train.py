@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import sys
 import time
 import warnings
@@ -18,15 +17,18 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from biaslab import distributed, tracking
+from biaslab import distributed, rundir, signals, tracking
+from biaslab.checkpointing import DiskFull, is_disk_full
 from biaslab.config import ConfigError, validate
 from biaslab.data.download import DataUnavailable
 from biaslab.guards import Diverged
 from biaslab.job import build_task, build_trainer, make_loggers
+from biaslab.outcome import outcome
 from biaslab.record import RunRecord, git_commit, job_overrides, versions
 from biaslab.results import FILENAME
 from biaslab.seed_parallel import parallel_seeds
 from biaslab.seed_parallel.members import members as plan_members
+from biaslab.signals import Interrupted, StopOnSignal
 from biaslab.summary import print_summary
 
 log = logging.getLogger(__name__)
@@ -43,17 +45,45 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
 
 
-def _mean(values: list[float]) -> float:
-    return math.fsum(values) / len(values) if values else float("nan")
+def _best_metric(cfg: DictConfig) -> str:
+    from hydra.utils import get_object
+
+    from biaslab.task import TASKS
+
+    data = get_object(cfg.data._target_)
+    return cfg.optimized_metric or TASKS[getattr(data, "task", "classification")].best_metric
+
+
+def _nothing_to_do(cfg: DictConfig, done: list[dict[str, Any]], members) -> dict[str, Any]:
+    """resume=true on a finished run of this config: its records stay as they are."""
+    job_dir = Path(cfg.paths.output_dir)
+    print(
+        f"nothing to do: {job_dir} holds a finished run of this config "
+        f"({', '.join(sorted({r['status'] for r in done}))}); its {FILENAME} is unchanged",
+        file=sys.stderr,
+    )
+    records = [RunRecord.from_data(r) for r in done]
+    return outcome(_best_metric(cfg), records, [m.out_dir for m in members], job_dir)
+
+
+def _save_on_signal(cfg: DictConfig, ckpt: Path, trainer: L.Trainer) -> str | None:
+    """The checkpoint a requeued job resumes from, when checkpointing is on."""
+    if not (cfg.checkpoint.every_n_steps or cfg.checkpoint.at_end):
+        return None
+    trainer.save_checkpoint(ckpt, weights_only=False)
+    return str(ckpt)
 
 
 def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
     """Train and test one configuration, or its K = ``train.parallel_seeds`` seeds packed into
     one model. Always leaves one results.json per run (K: in ``<paths.output_dir>/seed=<s>/``)
     with status ``completed``, ``diverged`` (NaN/inf loss: that run stopped, step recorded; a
-    packed job's other members train on) or ``failed`` (the error recorded, then re-raised; a
-    bad config value raises :class:`ConfigError` before any training). ``callbacks`` are added
-    to the trainer's own.
+    packed job's other members train on), ``interrupted`` (SIGTERM/SIGINT: signal and step
+    recorded, :class:`~biaslab.signals.Interrupted` re-raised) or ``failed`` (the error
+    recorded, then re-raised; a bad config value raises :class:`ConfigError` before any
+    training). A folder that holds a finished run or a checkpoint is checked first
+    (:mod:`biaslab.rundir`): refused without writing anything, or, for ``resume=true`` on a
+    finished run of this config, left as it is. ``callbacks`` are added to the trainer's own.
 
     Returns ``{"status", "metrics", "params", "optimized" (cfg.optimized_metric, else the task's
     best_metric; NaN when a run diverged), "results" (path), "run" (where the logger keeps it),
@@ -62,16 +92,19 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     """
     quiet_lightning()
     k = parallel_seeds(cfg)
+    members = plan_members(cfg, k, job_overrides())
+    done = rundir.check(cfg, members)  # before anything in the folder is written
+    if done is not None:
+        return _nothing_to_do(cfg, done, members)
     # a packed job shares one device: build_trainer refuses more, recording why
     nprocs = distributed.ranks_to_spawn(cfg) if k == 1 else 0
     if nprocs:  # several devices: every rank runs this function (see biaslab.distributed)
         return distributed.spawn(functools.partial(train, callbacks=callbacks), cfg, nprocs)
     rank_zero = distributed.global_rank() == 0  # writes results.json and logs, alone
     started = time.perf_counter()
-    members = plan_members(cfg, k, job_overrides())
     provenance = {"versions": versions(), "git_commit": git_commit()}
     seeds = [m.seed for m in members]
-    job_dir = str(cfg.paths.output_dir)
+    job_dir = Path(cfg.paths.output_dir)
     records = [
         RunRecord(m.cfg, m.overrides, provenance)
         if k == 1
@@ -79,114 +112,109 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
             m.cfg,
             m.overrides,
             provenance,
-            seed_parallel={"seeds": seeds, "member": i, "job_dir": job_dir},
+            seed_parallel={"seeds": seeds, "member": i, "job_dir": str(job_dir)},
         )
         for i, m in enumerate(members)
     ]
     loggers: list[Any] = [None] * len(members)
     task = None
     timing: dict[str, float] = {}
+    ckpt = job_dir / rundir.CHECKPOINT
+    stop = StopOnSignal(functools.partial(_save_on_signal, cfg, ckpt))
+    raising: BaseException | None = None
     try:
-        validate(cfg)
-        task, data, params = build_task(cfg, members)
-        if rank_zero:
-            loggers = make_loggers(members, params)
-        for r, lg in zip(records, loggers, strict=True):
-            r.update(params=params, run=tracking.run_location(lg))
-        trainer = build_trainer(cfg, task, loggers, callbacks)
-        ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-        resume_from = ckpt if cfg.resume and ckpt.exists() else None
-        if cfg.resume and resume_from is None:
-            log.info("resume=true but %s does not exist: starting from scratch", ckpt)
-        for r in records:
-            r.update(
-                device=str(trainer.strategy.root_device),
-                world_size=trainer.world_size,
-                resumed_from=str(resume_from) if resume_from else None,
-            )
+        with signals.handled(stop):
+            validate(cfg)
+            if cfg.get("overwrite"):  # replaced: its checkpoint must not be resumed later
+                ckpt.unlink(missing_ok=True)
+            task, data, params = build_task(cfg, members)
+            if rank_zero:
+                loggers = make_loggers(members, params)
+            for r, lg in zip(records, loggers, strict=True):
+                r.update(params=params, run=tracking.run_location(lg))
+            trainer = build_trainer(cfg, task, loggers, [stop, *callbacks])
+            resume_from = ckpt if cfg.resume and ckpt.exists() else None
+            if cfg.resume and resume_from is None:
+                log.info("resume=true but %s does not exist: starting from scratch", ckpt)
+            for r in records:
+                r.update(
+                    device=str(trainer.strategy.root_device),
+                    world_size=trainer.world_size,
+                    resumed_from=str(resume_from) if resume_from else None,
+                )
 
-        t0 = time.perf_counter()
-        try:
-            # weights_only: a checkpoint is data, never code to run
-            trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
-        except Diverged as e:
-            for i in task.live():  # a lone run; a packed job's members are retired already
-                task.mark_diverged(i, e)
-            log.warning("run diverged: %s", e)
-        timing["fit_s"] = time.perf_counter() - t0
-        for i, r in enumerate(records):
-            r.metrics.update(task.member_metrics(i))
-        if task.live():
-            if cfg.checkpoint.at_end:
-                # the full state (optimizer, loops), not weights only: resume needs all of it
-                trainer.save_checkpoint(ckpt, weights_only=False)
             t0 = time.perf_counter()
-            trainer.test(task, datamodule=data, verbose=False)
-            timing["test_s"] = time.perf_counter() - t0
+            try:
+                # weights_only: a checkpoint is data, never code to run
+                trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
+            except Diverged as e:
+                for i in task.live():  # a lone run; a packed job's members are retired already
+                    task.mark_diverged(i, e)
+                log.warning("run diverged: %s", e)
+            timing["fit_s"] = time.perf_counter() - t0
+            for i, r in enumerate(records):
+                r.metrics.update(task.member_metrics(i))
+            if task.live():
+                if cfg.checkpoint.at_end:
+                    # the full state (optimizer, loops), not weights only: resume needs all of it
+                    trainer.save_checkpoint(ckpt, weights_only=False)
+                t0 = time.perf_counter()
+                trainer.test(task, datamodule=data, verbose=False)
+                timing["test_s"] = time.perf_counter() - t0
+            for i, r in enumerate(records):
+                r.metrics.update(task.member_metrics(i))  # the test's, added to the fit's
+                if i in task.retired:
+                    r.update(status="diverged", divergence=task.retired[i]["divergence"])
+                else:
+                    r.update(status="completed")
+    except Interrupted as e:
+        raising = e
         for i, r in enumerate(records):
-            r.metrics.update(task.member_metrics(i))  # the test's, added to the fit's
-            if i in task.retired:
-                r.update(status="diverged", divergence=task.retired[i]["divergence"])
-            else:
-                r.update(status="completed")
+            r.metrics.update(_metrics_so_far(task, i))
+            r.interrupt(e.record())
+        raise
     except BaseException as e:
+        raising = e
         for r in records:
             r.fail(e)
         raise
     finally:
         timing["total_s"] = time.perf_counter() - started
+        # a rank whose parent is gone writes nothing: no one asked for this run any more
+        write = rank_zero and not distributed.parent_gone()
         for r, m, lg in zip(records, members, loggers, strict=True):
-            if rank_zero:
-                r.write(m.out_dir, timing)
-            else:
-                r.data["timing"] = dict(timing)
+            r.data["timing"] = dict(timing)
+            if write:
+                _write(r, m.out_dir, timing, raising)
             tracking.finish(lg, {**r.data.get("params", {}), **r.metrics}, r.status)
-    return _result(cfg, task, records, members)
-
-
-def _result(cfg, task, records: list[RunRecord], members) -> dict[str, Any]:
     metric = cfg.optimized_metric or task.best_metric
-    values = [r.metrics.get(metric) for r in records]
-    diverged = any(r.status == "diverged" for r in records)
-    optimized = (
-        float("nan") if diverged else None if None in values else _mean(list(map(float, values)))
-    )
-    out = {
-        "status": "diverged" if diverged else "completed",
-        "params": records[0].data["params"],
-        "optimized": optimized,
-        "wall_s": records[0].data["timing"]["total_s"],
-    }
-    if len(records) == 1:
-        r = records[0]
-        return {
-            **out,
-            "metrics": r.metrics,
-            "results": str(members[0].out_dir / FILENAME),
-            "run": r.data.get("run"),
-        }
-    done = [r.metrics for r in records if r.status == "completed"]
-    keys = sorted({key for m in done for key in m})
-    return {
-        **out,
-        "metrics": {key: _mean([float(m[key]) for m in done if key in m]) for key in keys},
-        "results": str(Path(cfg.paths.output_dir) / "seed=*" / FILENAME),
-        "run": None,
-        "members": [
-            {
-                "seed": r.data["seed"],
-                "status": r.status,
-                "metrics": r.metrics,
-                "results": str(m.out_dir / FILENAME),
-                "run": r.data.get("run"),
-            }
-            for r, m in zip(records, members, strict=True)
-        ],
-    }
+    return outcome(metric, records, [m.out_dir for m in members], job_dir)
+
+
+def _metrics_so_far(task, i: int) -> dict[str, Any]:
+    try:
+        return task.member_metrics(i) if task is not None else {}
+    except Exception:  # interrupted before the task had a trainer: no metrics yet
+        return {}
+
+
+def _write(record: RunRecord, out_dir: Path, timing: dict[str, float], raising) -> None:
+    """Write the record; a full disk while another error is on its way is left to that
+    error's one line (the partial file is removed either way)."""
+    try:
+        record.write(out_dir, timing)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        if raising is None:
+            raise DiskFull(out_dir / FILENAME) from None
+        log.error("could not write %s: %s", out_dir / FILENAME, DiskFull(out_dir / FILENAME))
 
 
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point: train, print a summary, return the optimized metric to a sweeper."""
+    """Hydra entry point: train, print a summary, return the optimized metric to a sweeper.
+    A refused config or folder: one line, exit 2; a signal: one line, exit 128 + its number
+    (a sweep stops there); a full disk: one line, exit 1."""
     try:
         result = train(cfg)
     except (ConfigError, DataUnavailable) as e:
@@ -194,5 +222,14 @@ def main(cfg: DictConfig) -> float | None:
             raise  # Hydra records the job as failed and runs the rest of the sweep
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as e:
+        then = "; resume with resume=true" if e.checkpoint else ""
+        print(f"{e} in {cfg.paths.output_dir}: recorded as interrupted{then}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        print(f"error: {e if isinstance(e, DiskFull) else DiskFull(e.filename)}", file=sys.stderr)
+        sys.exit(1)
     print_summary(result)
     return result["optimized"]

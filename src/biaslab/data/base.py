@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 
-from biaslab.schema import Finite, Flag, Fraction, PositiveInt, Seed
+from biaslab.schema import Flag, Float32, Fraction, PositiveInt, Seed
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class TensorDataModule(L.LightningDataModule):
         batch_size: PositiveInt = 100,
         val_fraction: Fraction = 0.1,
         normalize: Flag = True,
-        shift: Finite = 0.0,
+        shift: Float32 = 0.0,
         seed: Seed = 42,
         shuffle_seed: Seed = 0,
         data_dir: str = "data",

@@ -23,6 +23,8 @@ IGNORED_KEYS = {
     "data.data_dir",
     "tags",
     "task_name",
+    "resume",  # how a run was continued or replaced, not what it ran
+    "overwrite",
 }
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "train.parallel_", "_")
 WIDTH = "model.width"

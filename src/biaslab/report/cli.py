@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import shlex
 import sys
@@ -11,10 +12,11 @@ from pathlib import Path
 
 from biaslab.report.build import Report, build_report
 from biaslab.report.figures import make_plots
-from biaslab.report.load import load_files, load_wandb, sweep_commands
+from biaslab.report.load import load_files, load_wandb, missing_jobs, sweep_commands
 from biaslab.report.render import render_markdown
 from biaslab.report.tables import print_table, write_csv
 from biaslab.report.values import scale
+from biaslab.secrets import redact_override
 
 
 def write_outputs(rep: Report, out: Path) -> Path:
@@ -121,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.paths[0])
     else:
         out = Path("report")
+    recorded = sorted({k for r in runs for k in r.metrics})
+    if recorded and args.metric not in recorded:
+        close = difflib.get_close_matches(args.metric, recorded, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f": one of {', '.join(recorded)}"
+        print(f"error: --metric {args.metric} is not recorded by any run{hint}", file=sys.stderr)
+        return 2
     try:
         margin = _positive(
             "--margin",
@@ -138,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.compare,
             args.metric,
             args.baseline,
-            command=shlex.join(["python", "-m", "biaslab.report", *argv]),
+            command=shlex.join(["python", "-m", "biaslab.report", *map(redact_override, argv)]),
             margin=margin,
             classes=classes,
             pool=args.pool,
@@ -146,11 +154,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             by=args.by,
         )
         rep.sweeps = sweep_commands(args.paths)
+        missing = missing_jobs(args.paths)
+        why = "multirun.yaml expects it: no results.json"
+        rep.problems += [(job, "missing", why) for job, _ in missing]
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     path = write_outputs(rep, out)
     print_table(rep)
+    if missing:
+        expected = sum({Path(job).parent: n for job, n in missing}.values())
+        print(f"{len(missing)} of {expected} jobs missing (no results.json): see {path}")
     print(f"report: {path}")
     if args.log_wandb:
         from biaslab.report.wandb_log import log_report  # W&B's client only on this path

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biaslab.results import find_results, read_results
+from biaslab.results import FILENAME, find_results, read_results
+from biaslab.secrets import redact_override
 
 WANDB_STATUS = {
     "finished": "completed",
@@ -52,6 +53,9 @@ def from_record(record: dict[str, Any], source: str) -> Run:
     error = record.get("error")
     if isinstance(error, dict):
         error = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    stop = record.get("interrupted")
+    if isinstance(stop, dict):  # stopped by a signal: not a result
+        error = f"interrupted by {stop.get('signal')} at step {stop.get('step')}"
     seed = record.get("seed", config.get("seed"))
     # a seed-parallel member records its whole job's time: the job is what took it
     job = (record.get("seed_parallel") or {}).get("job_dir") or source
@@ -93,7 +97,8 @@ def load_files(paths: Iterable[str | Path]) -> list[Run]:
     for path in find_results(*paths):
         try:
             run = from_record(read_results(path), str(path))
-        except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+        # JSONDecodeError is a ValueError; valid JSON of the wrong shape raises the others
+        except (OSError, ValueError, TypeError, AttributeError) as e:
             runs.append(Run(str(path), "unreadable", None, {}, error=str(e)))
             continue
         sweep = sweep_of(Path(path), cache)
@@ -104,18 +109,61 @@ def load_files(paths: Iterable[str | Path]) -> list[Run]:
     return runs
 
 
+def _multirun_files(paths: Iterable[str | Path]) -> list[Path]:
+    found: list[Path] = []
+    for p in paths:
+        for m in sorted(glob.glob(str(p), recursive=True)):
+            if Path(m).name == "multirun.yaml":
+                found.append(Path(m))
+            else:
+                found += sorted(Path(m).rglob("multirun.yaml"))
+    return list(dict.fromkeys(found))
+
+
 def sweep_commands(paths: Iterable[str | Path]) -> list[str]:
-    """The command that launched each Hydra sweep found under ``paths`` (its multirun.yaml)."""
+    """The command that launched each Hydra sweep found under ``paths`` (its multirun.yaml),
+    a secret-looking override's value redacted."""
     from omegaconf import OmegaConf
 
     commands = []
-    for p in paths:
-        for m in sorted(glob.glob(str(p), recursive=True)):
-            found = [Path(m)] if Path(m).name == "multirun.yaml" else Path(m).rglob("multirun.yaml")
-            for f in sorted(found):
-                task = OmegaConf.select(OmegaConf.load(f), "hydra.overrides.task") or []
-                commands.append(shlex.join(["python", "train.py", "-m", *task]))
+    for f in _multirun_files(paths):
+        task = OmegaConf.select(OmegaConf.load(f), "hydra.overrides.task") or []
+        task = [redact_override(str(o)) for o in task]
+        commands.append(shlex.join(["python", "train.py", "-m", *task]))
     return list(dict.fromkeys(commands))
+
+
+def _sweep_size(task: list[str]) -> int | None:
+    """How many jobs the basic sweeper makes of these overrides (None: cannot tell)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        n = 1
+        for o in OverridesParser.create().parse_overrides(task):
+            if o.is_sweep_override():
+                n *= len(list(o.sweep_string_iterator()))
+        return n
+    except Exception:  # a range or glob sweep, or another syntax: no count
+        return None
+
+
+def missing_jobs(paths: Iterable[str | Path]) -> list[tuple[str, int]]:
+    """(job folder, jobs the sweep expects) for every job of a basic-sweeper multirun found
+    under ``paths`` that has no results.json: killed, or never started."""
+    from omegaconf import OmegaConf
+
+    out = []
+    for f in _multirun_files(paths):
+        hydra = OmegaConf.to_container(OmegaConf.load(f).hydra, resolve=False)
+        sweeper = str((hydra.get("sweeper") or {}).get("_target_", ""))
+        if not sweeper.endswith("BasicSweeper") or hydra["sweep"]["subdir"] != "${hydra.job.num}":
+            continue
+        n = _sweep_size([str(o) for o in hydra["overrides"]["task"]])
+        for i in range(n or 0):
+            job = f.parent / str(i)
+            if not job.is_dir() or not any(job.rglob(FILENAME)):
+                out.append((str(job), n))
+    return out
 
 
 def from_wandb_run(run: Any) -> Run:

@@ -67,12 +67,12 @@ def member_config(cfg: DictConfig, seed: int, out_dir: Path) -> DictConfig:
 
 
 def members(cfg: DictConfig, k: int, overrides: list[str]) -> list[Member]:
-    """The job's K members; one (the run itself) when K is 1 or the seed is not an integer
+    """The job's K members; one (the run itself) when K is 1 or the seeds are not all valid
     (validation refuses that, and the one failed record goes where a run's would)."""
     out_dir = Path(cfg.paths.output_dir)
-    # read unresolved: a seed that does not resolve is validate()'s to report, not this line's
+    # a seed that does not resolve is validation's to report, in the record this makes
     base = OmegaConf.select(cfg, "seed", throw_on_resolution_failure=False)
-    if k == 1 or not isinstance(base, int) or isinstance(base, bool):
+    if k == 1 or not isinstance(base, int) or isinstance(base, bool) or base + k > 2**32:
         return [Member(base, cfg, out_dir, overrides)]
     seeds = [base + i for i in range(k)]
     return [
