@@ -7,7 +7,8 @@ import pytest
 from hydra.utils import get_object
 
 from biaslab import schema
-from biaslab.config import RULES, ConfigError, _annotations, validate
+from biaslab.config import RULES, ConfigError, validate
+from biaslab.config.keys import annotations_of
 
 
 def test_a_typed_argument_without_a_rule_is_still_checked(make_cfg):
@@ -45,7 +46,7 @@ def test_values_the_signature_does_not_admit_are_refused(make_cfg, override, lin
 def test_no_rule_restates_a_typed_argument(make_cfg):
     cfg = make_cfg()
     for group in ("model", "data"):
-        hints = _annotations(get_object(cfg[group]._target_))
+        hints = annotations_of(get_object(cfg[group]._target_))
         typed = {k for k, v in hints.items() if schema.allowed(v) is not None}
         restated = {k for k in RULES if k.startswith(f"{group}.") and k.split(".")[1] in typed}
         assert not restated, f"{restated}: the signature already states these"
