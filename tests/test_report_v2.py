@@ -281,3 +281,29 @@ def test_log_wandb_writes_a_report_run_readable_offline(tmp_path, monkeypatch):
     assert summary["verdicts/_type"] == "table-file" and summary["verdicts/nrows"] == 1
     assert summary["verdicts/ncols"] == len(report.wandb_log.COLUMNS)
     assert summary["plots/difference/_type"] == "image-file"
+
+
+def test_chance_level_comes_from_the_recorded_number_of_classes():
+    from biaslab.report.learned import classes_of, why_not_learned
+    from biaslab.report.load import from_record
+
+    record = {
+        "status": "completed",
+        "config": {"data": {"_target_": "elsewhere.NotImportable"}, "seed": 0},
+        "metrics": {"test/acc": 0.26},
+        "data": {"task": "classification", "num_classes": 4},
+    }
+    run = from_record(record, "r.json")
+    classes = classes_of(run, {})
+    assert classes == 4  # read from the record: nothing imported
+    assert "chance" in why_not_learned(run, "test/acc", classes)
+
+
+def test_a_run_records_its_data_task_and_classes(make_cfg, tmp_path):
+    import json
+
+    from biaslab.train import train
+
+    train(make_cfg("trainer.max_steps=5", "trainer.val_check_interval=5"))
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["data"] == {"task": "classification", "num_classes": 10}

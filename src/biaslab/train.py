@@ -74,6 +74,13 @@ def _save_on_signal(cfg: DictConfig, ckpt: Path, trainer: L.Trainer) -> str | No
     return str(ckpt)
 
 
+def data_spec(data: Any) -> dict[str, Any]:
+    """What the report needs to know of the data without importing it: the task kind and
+    the number of classes (chance level is 1/classes)."""
+    spec = data.spec
+    return {"task": spec.task, "num_classes": spec.num_classes}
+
+
 def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
     """Train and test one configuration, or its K = ``train.parallel_seeds`` seeds packed into
     one model. Always leaves one results.json per run (K: in ``<paths.output_dir>/seed=<s>/``)
@@ -131,7 +138,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
             if rank_zero:
                 loggers = make_loggers(members, params)
             for r, lg in zip(records, loggers, strict=True):
-                r.update(params=params, run=tracking.run_location(lg))
+                r.update(params=params, data=data_spec(data), run=tracking.run_location(lg))
             trainer = build_trainer(cfg, task, loggers, [stop, *callbacks])
             resume_from = ckpt if cfg.resume and ckpt.exists() else None
             if cfg.resume and resume_from is None:

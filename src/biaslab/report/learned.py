@@ -22,8 +22,12 @@ TRAIN_LOSS = "train/loss"
 
 
 def classes_of(run: Run, cache: dict[str, int | None]) -> int | None:
-    """The number of classes of a run's dataset: the ``num_classes`` its data module class
-    declares (``data._target_``); None when it cannot be found (then no chance check)."""
+    """The number of classes of a run's dataset: as the run recorded it (``data.num_classes``
+    in results.json), else, for records written before that field, the ``num_classes`` its
+    data module class declares (``data._target_``); None when neither says (no chance check)."""
+    recorded = run.data.get("num_classes")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded if recorded >= 2 else None  # 1: a regression output
     target = run.config.get("data._target_")
     if not isinstance(target, str) or "." not in target:
         return None

@@ -36,6 +36,8 @@ class Run:
     provenance: dict[str, Any] = field(default_factory=dict)
     # the sweep it belongs to: its multirun.yaml folder, else its task_name
     sweep: str = ""
+    # the data's task kind and number of classes, as the run recorded them
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -76,6 +78,7 @@ def from_record(record: dict[str, Any], source: str) -> Run:
         error,
         provenance,
         sweep=f"task_name={config.get('task_name')}",
+        data=dict(record.get("data") or {}),
     )
 
 
