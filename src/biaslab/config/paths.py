@@ -66,7 +66,7 @@ class SafeOutputPaths(Callback):
         self._check(config)
 
     @staticmethod
-    def check_rules(config: DictConfig) -> None:
+    def _check(config: DictConfig) -> None:
         try:
             check_paths(config, config.hydra)
             _check_swept(config)
