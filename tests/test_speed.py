@@ -82,3 +82,24 @@ def test_importing_the_task_leaves_cuda_checks_cheap_on_this_machine():
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible: Lightning's fork-safe check is kept")
     assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") != "1"
+
+
+def test_a_batch_already_on_the_device_is_not_moved_again():
+    from biaslab.data.base import TensorDataModule
+
+    dm = TensorDataModule()
+    batch = (torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
+    assert dm.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch
+    moved = dm.transfer_batch_to_device(batch, torch.device("meta"), 0)  # elsewhere: moved
+    assert moved is not batch and {t.device.type for t in moved} == {"meta"}
+
+
+def test_packed_seeds_still_train_and_log_each_member(make_cfg, tmp_path):
+    cfg = make_cfg(
+        "model.width=8", "train.parallel_seeds=2", "logger=csv", "trainer.log_every_n_steps=10"
+    )
+    out = train(cfg)
+    assert [m["status"] for m in out["members"]] == ["completed", "completed"]
+    for seed in (0, 1):
+        (metrics_csv,) = (tmp_path / f"seed={seed}").rglob("metrics.csv")
+        assert _logged_steps(metrics_csv, "train/loss") == [9, 19, 29, 39]
