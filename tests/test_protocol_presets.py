@@ -35,6 +35,13 @@ def jobs(name: str, *args: str) -> list[dict[str, str]]:
     return [dict(o.split("=", 1) for o in job) for job in batch]
 
 
+def runs(name: str) -> int:
+    """The runs a preset's sweep makes: its jobs × the seeds each job packs (or the swept
+    seeds, for a preset whose model does not pack)."""
+    k = compose_with_hydra([f"+experiment={name}"]).train.parallel_seeds
+    return len(jobs(name)) * k
+
+
 def values(grid: list[dict[str, str]], key: str) -> set[str]:
     return {job[key] for job in grid}
 
@@ -71,14 +78,15 @@ def test_fixed_lr_variant(make_cfg, name):
 def test_bias_vs_width_grid():
     grid = jobs("bias_vs_width")
     assert values(grid, "model.width") == {"2", "4", "8", "16", "32", "64", "128"}
-    assert len(grid) == 2 * 7 * 3 * 5
+    assert len(grid) == 2 * 7 * 3 and runs("bias_vs_width") == 2 * 7 * 3 * 5
     assert values(jobs("bias_vs_width_256"), "model.width") == {"256"}
+    assert runs("bias_vs_width_256") == 2 * 3 * 5
     assert "does NOT fit" in header("bias_vs_width_256")
 
 
 def test_bias_vs_depth_grid(make_cfg):
     grid = jobs("bias_vs_depth")
-    assert values(grid, "model.depth") == {"3", "5", "8"} and len(grid) == 3 * 2 * 3 * 5
+    assert values(grid, "model.depth") == {"3", "5", "8"} and runs("bias_vs_depth") == 3 * 2 * 3 * 5
     for depth in (3, 5, 8):  # every depth composes and passes the geometry check
         cfg = make_cfg("+experiment=bias_vs_depth", f"model.depth={depth}")
         validate(cfg)
@@ -92,7 +100,7 @@ def test_overparam_grid(make_cfg):
     assert values(grid, "model.width") == {"16", "32", "64"}  # 1×, 2×, 4× of W = 16
     assert values(grid, "optimizer.weight_decay") == {"0", "0.05"}
     assert values(grid, "model.dropout") == {"0", "0.1"}
-    assert len(grid) == 3 * 2 * 2 * 2 * 3 * 5
+    assert runs("overparam") == 3 * 2 * 2 * 2 * 3 * 5
 
 
 def test_first_layer_grid(make_cfg):
@@ -102,7 +110,7 @@ def test_first_layer_grid(make_cfg):
     assert values(grid, "data.shift") == {"0", "3", "-3"}
     assert values(grid, "data.scale") == {"1", "10", "0.1"}
     assert values(grid, "model.first_bias") == {"True", "False"}
-    assert len(values(grid, "seed")) == 10 and len(grid) == 3 * 3 * 2 * 3 * 10
+    assert runs("first_layer") == 3 * 3 * 2 * 3 * 10
     validate(make_cfg("+experiment=first_layer", "data.normalize=false"))  # the raw variant
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,27 @@ from biaslab.guards import Diverged
 from biaslab.models.params import decay_groups
 
 log = logging.getLogger(__name__)
+
+
+def cheap_cuda_checks() -> bool:
+    """Let ``torch.cuda.is_available()`` take its cached path on a machine without a GPU.
+
+    Importing Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` (a check that does not poison
+    a later fork). ``torch.optim.Adam``/``AdamW`` ask whether CUDA is available on every
+    ``step()`` (``_accelerator_graph_capture_health_check``), and with that variable a CUDA
+    build of torch on a machine without a GPU answers by trying to ``dlopen`` libnvidia-ml
+    each time: 0.2-0.4 ms a step on a 2-core CPU (docs/performance.md), 10 % of a ConvBase
+    step. Where no GPU is visible there is nothing a fork could poison, so the variable is
+    cleared and the check costs ~2 µs; with a GPU Lightning's setting stays (CUDA caches its
+    device count once initialized). Returns whether the variable was cleared.
+    """
+    if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") != "1" or torch.cuda.is_available():
+        return False
+    os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
+    return True
+
+
+cheap_cuda_checks()  # at import: Lightning, imported above, has just set the variable
 
 
 def log_train_loss(module: L.LightningModule, loss: torch.Tensor) -> None:
@@ -65,6 +87,15 @@ class Task(L.LightningModule):
         ]
         # member index -> {"divergence": ..., "metrics": ...} of a member that diverged
         self.retired: dict[int, dict[str, Any]] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets _current_fx_name around every hook call (~44 times a training step).
+        # nn.Module.__setattr__ checks each value against Parameter, Module and Buffer first
+        # (~3-12 µs); a str or None is none of them, so the plain attribute is set directly.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

@@ -23,11 +23,21 @@ class SyntheticImages(TensorDataModule):
         test_samples: int = 512,
         shape: tuple[int, ...] = (3, 32, 32),
         num_classes: int = 10,
+        channels_last: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.num_samples, self.test_samples = int(num_samples), int(test_samples)
         self.shape, self.num_classes = tuple(int(s) for s in shape), int(num_classes)
+        # batches in channels_last (NHWC) memory, as the image data modules give them on CUDA;
+        # the raw loop converts its batches the same way (biaslab.bench.raw)
+        self.channels_last = bool(channels_last)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        x, y = batch
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
 
     def load(self):
         g = torch.Generator().manual_seed(self.seed)
@@ -46,7 +56,13 @@ class Case:
     data: dict | None = None  # replaces cfg.data (not a config group); None keeps conf/'s
 
 
-def make_cases(names: list[str], batch_size: int, samples: int, data_dir: str | None) -> list:
+def make_cases(
+    names: list[str],
+    batch_size: int,
+    samples: int,
+    data_dir: str | None,
+    channels_last: bool = False,
+) -> list:
     cases = []
     for name in names:
         for bias in (True, False):
@@ -63,6 +79,7 @@ def make_cases(names: list[str], batch_size: int, samples: int, data_dir: str | 
                 "seed": 42,
                 "shuffle_seed": 0,
                 "data_dir": data_dir or "data",
+                "channels_last": channels_last,
             }
             # VGG-style: 3 stages of width×(1, 2, 4) channels, 3×3 convs, 2× max-pool, BN.
             model = [

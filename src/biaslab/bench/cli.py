@@ -29,6 +29,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--samples", type=int, help="cnn2d train+val samples (default GPU 20000, CPU 4096)"
     )
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="cnn2d batches in channels_last memory in both paths (what a GPU wants)",
+    )
     p.add_argument("--rounds", type=int, default=3, help="raw/project alternations per case")
     p.add_argument("--windows", type=int, default=2, help="timed windows per run")
     p.add_argument("--window-s", type=float, default=1.5, help="target seconds per window")
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
         "windows_per_round": plan.windows_per_round,
         "window_s": plan.window_s,
         "wandb_mode": os.environ["WANDB_MODE"],
+        "channels_last": args.channels_last,
     }
 
     if args.parallel_seeds:  # a mode of its own
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         seeds.print_parallel_seeds(report)
         return report
 
-    cases = make_cases(args.cases, batch, samples, args.data_dir)
+    cases = make_cases(args.cases, batch, samples, args.data_dir, args.channels_last)
     with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
         work = Path(tmp)
         if args.profile:

@@ -55,9 +55,12 @@ def run_raw(cfg: DictConfig, data: TensorDataModule, windows: Windows) -> None:
     x, y = data.prepare_splits()["train"]
     x, y = x.to(device=device, dtype=dtype), y.to(device)
     batches = _endless(TensorBatches(x, y, data.batch_size, shuffle=True, seed=data.shuffle_seed))
+    channels_last = getattr(data, "channels_last", False) and x.dim() == 4  # as the project's
     model.train()
     for _ in range(windows.total_steps):
         xb, yb = next(batches)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast():
             loss = F.cross_entropy(model(xb), yb)
         optimizer.zero_grad(set_to_none=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import lightning as L
 import torch
 
-from biaslab.data.base import DataSpec, TensorBatches, TensorDataModule
+from biaslab.data.base import DataSpec, TensorBatches, TensorDataModule, already_on
 
 
 def _side_by_side(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, bool]:
@@ -128,6 +128,11 @@ class SeedParallelData(L.LightningDataModule):
 
     def test_dataloader(self) -> MemberBatches:
         return self._batches("test", shuffle=False)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        if already_on(batch, device):  # the splits live on the device (see TensorDataModule)
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if not self._member_hook:
