@@ -219,7 +219,8 @@ def test_a_diverged_member_is_recorded_and_the_others_train_on(make_cfg, tmp_pat
     bad = read_results(tmp_path / "poisoned" / f"seed={SEEDS[1]}")
     assert bad["status"] == "diverged"
     assert bad["divergence"]["step"] == 20  # the guard looks every 10 steps
-    assert not math.isfinite(bad["divergence"]["loss"])
+    # strict JSON: a NaN loss is null in the record, and the message still names it
+    assert bad["divergence"]["loss"] is None and "nan" in bad["divergence"]["message"]
     assert bad["metrics"]["steps"] == 20 and "test/acc" not in bad["metrics"]
     assert bad["metrics"]["val/acc_best_step"] == 15  # its one validation before diverging
     for k in (0, 2):  # bit for bit what they would have been without the NaN next to them
