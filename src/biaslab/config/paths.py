@@ -3,7 +3,9 @@ again by ``validate``; secret-looking overrides are refused there too."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -38,8 +40,26 @@ def check_paths(cfg: DictConfig, hydra: DictConfig | None = None) -> None:
         value = resolvable(hydra, key)  # sweep.subdir needs hydra.job.num: absent in a run
         if value is not ABSENT and not PATH[0](str(value)):
             raise ConfigError(f"hydra.{key}", value, PATH[1])
+        if value is not ABSENT and key != "sweep.subdir":
+            _usable_folder(f"hydra.{key}", str(value))
     if hydra is not None:
         _no_secret_overrides(hydra)
+
+
+def _usable_folder(key: str, value: str) -> None:
+    """A run's or sweep's folder must be a folder of its own that can be written: not the
+    filesystem root (records and checkpoints would land in /), not a file or device, not
+    under a read-only folder. Checked before Hydra creates it."""
+    path = Path(value).expanduser().resolve()
+    if path == Path(path.anchor):
+        raise ConfigError(key, value, f"a folder of its own, not the filesystem root {path}")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ConfigError(key, value, f"a folder ({existing} is not one)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(key, value, f"a folder that can be written ({existing} is read-only)")
 
 
 def _no_secret_overrides(hydra: DictConfig) -> None:
