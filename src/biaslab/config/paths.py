@@ -38,9 +38,11 @@ def check_paths(cfg: DictConfig, hydra: DictConfig | None = None) -> None:
             raise ConfigError(key, value, allowed)
     for key in HYDRA_DIRS if hydra is not None else ():
         value = resolvable(hydra, key)  # sweep.subdir needs hydra.job.num: absent in a run
+        if value is None and key == "output_subdir":  # null: Hydra writes no .hydra/ folder
+            continue
         if value is not ABSENT and not PATH[0](str(value)):
             raise ConfigError(f"hydra.{key}", value, PATH[1])
-        if value is not ABSENT and key != "sweep.subdir":
+        if value is not ABSENT and key in ("run.dir", "sweep.dir"):
             _usable_folder(f"hydra.{key}", str(value))
     if hydra is not None:
         _no_secret_overrides(hydra)

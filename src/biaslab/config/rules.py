@@ -125,7 +125,7 @@ PATH_RULES: dict[str, Rule] = {
     ),
     "trainer.default_root_dir": PATH,
 }
-HYDRA_DIRS = ("run.dir", "sweep.dir", "sweep.subdir")
+HYDRA_DIRS = ("run.dir", "sweep.dir", "sweep.subdir", "output_subdir")
 
 RULES: dict[str, Rule] = {
     "seed": SEED,
