@@ -129,3 +129,33 @@ def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
                 os.kill(r, signal.SIGKILL)
     time.sleep(2)
     assert not (run_dir / "results.json").exists()
+
+
+@pytest.mark.slow
+def test_rerunning_a_sweep_with_resume_skips_finished_jobs_and_runs_the_rest(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = [
+        *QUICK,
+        "trainer.max_steps=20",
+        "trainer.val_check_interval=10",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    first = run_cli(["-m", *args, "seed=0,1"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    done = sweep / "0" / "results.json"
+    before = (done.read_bytes(), done.stat().st_mtime_ns)
+    # job 1 "never ran": its record and checkpoint are gone
+    (sweep / "1" / "results.json").unlink()
+    (sweep / "1" / "checkpoints" / "last.ckpt").unlink()
+
+    again = run_cli(["-m", *args, "seed=0,1", "resume=true"], tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (done.read_bytes(), done.stat().st_mtime_ns) == before  # left untouched
+    assert "nothing to do" in again.stderr
+    rerun = json.loads((sweep / "1" / "results.json").read_text())
+    assert rerun["status"] == "completed" and rerun["seed"] == 1
+
+    # without resume=true the finished job is refused, not replaced
+    refused = run_cli(["-m", *args, "seed=0"], tmp_path)
+    assert refused.returncode != 0
+    assert (done.read_bytes(), done.stat().st_mtime_ns) == before
