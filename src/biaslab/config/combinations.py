@@ -106,6 +106,24 @@ def _train_size(data: DictConfig) -> int | None:
     return None
 
 
+def _splits_not_empty(cfg: DictConfig) -> None:
+    """``data.val_fraction`` must leave both a validation and a training example (where the
+    sizes are known before loading): an empty split fails only after the data is built, and
+    an empty training split used to be blamed on the batch size."""
+    data = cfg.get("data")
+    if data is None or not {"num_samples", "train_split", "val_fraction"} <= set(data):
+        return
+    n = int(data.num_samples * data.train_split)
+    n_val = round(n * data.val_fraction)
+    if n_val == 0 or n_val == n:
+        left = "validation" if n_val == 0 else "training"
+        raise ConfigError(
+            "data.val_fraction",
+            data.val_fraction,
+            f"a fraction that leaves at least one {left} example of the {n}",
+        )
+
+
 def _batch_fits_data(cfg: DictConfig) -> None:
     model, data = cfg.get("model"), cfg.get("data")
     if data is None or "batch_size" not in data:
@@ -253,6 +271,7 @@ def _resume_or_overwrite(cfg: DictConfig) -> None:
 COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _model_fits_data,
     _cnn_fits_input,
+    _splits_not_empty,
     _batch_fits_data,
     _forget_bias_needs_bias,
     _nesterov_needs_momentum,
