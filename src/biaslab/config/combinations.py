@@ -187,6 +187,22 @@ def _validation_can_run(cfg: DictConfig) -> None:
         )
 
 
+def _metric_is_validated(cfg: DictConfig) -> None:
+    """A sweeper's ``optimized_metric`` is a validation metric: a run too short to reach its
+    first validation would leave every trial without a score, after all the training."""
+    metric = cfg.get("optimized_metric")
+    steps, interval = cfg.trainer.get("max_steps"), cfg.trainer.get("val_check_interval")
+    if metric is None or not is_int(steps) or not is_int(interval) or steps == -1:
+        return
+    if steps < interval:
+        raise ConfigError(
+            "trainer.max_steps",
+            steps,
+            f"at least trainer.val_check_interval={interval} with optimized_metric={metric}"
+            " (no validation would run)",
+        )
+
+
 def _metric_is_recorded(cfg: DictConfig) -> None:
     """A sweeper reads ``optimized_metric`` from the finished run: a name the task never logs
     would score every trial NaN after all the training."""
@@ -278,6 +294,7 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _schedule_fits_steps,
     _validation_can_run,
     _metric_is_recorded,
+    _metric_is_validated,
     _device_exists,
     _data_dir_usable,
     _training_ends,
