@@ -173,3 +173,31 @@ def test_results_json_is_strict_and_readable(make_cfg, tmp_path):
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert json.loads(text)["metrics"]["val/acc_best"] is None  # never validated: -inf
     assert (tmp_path / "results.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_crashed_run_with_a_schedule_resumes_to_the_same_metrics(make_cfg, tmp_path):
+    # the checkpoint (step 25) falls between validations (every 20): the learning-rate
+    # schedule must resume at the step it was saved at, not one off
+    import lightning as L
+
+    from biaslab.train import train
+
+    base = [
+        "trainer.max_steps=60",
+        "trainer.val_check_interval=20",
+        "checkpoint.every_n_steps=25",
+        "scheduler=cosine",
+        "model.width=4",
+    ]
+
+    class Crash(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 40:
+                raise RuntimeError("killed at step 40")
+
+    whole = train(make_cfg(*base, output_dir=tmp_path / "whole"))["metrics"]
+    with pytest.raises(RuntimeError):
+        train(make_cfg(*base, output_dir=tmp_path / "cut"), callbacks=[Crash()])
+    resumed = train(make_cfg(*base, "resume=true", output_dir=tmp_path / "cut"))["metrics"]
+    for key in ("test/acc", "test/loss", "val/acc_best", "val/acc_best_step", "steps"):
+        assert resumed[key] == whole[key], key
