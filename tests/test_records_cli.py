@@ -132,6 +132,42 @@ def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
 
 
 @pytest.mark.slow
+def test_sigterm_to_a_ddp_parent_stops_its_ranks_and_records_interrupted(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    proc = start_cli(
+        [
+            *QUICK,
+            "trainer=ddp_cpu",
+            "trainer.max_steps=100000",
+            "trainer.val_check_interval=1000",
+            "checkpoint.every_n_steps=20",
+            f"paths.data_dir={data_dir}",
+            f"hydra.run.dir={run_dir}",
+        ],
+        tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert _wait(lambda: (run_dir / "checkpoints" / "last.ckpt").exists(), proc=proc)
+    ranks = _ranks(proc.pid)
+    assert len(ranks) == 2
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=120)
+        assert _wait(lambda: not any(_alive(r) for r in ranks), timeout=30)
+    finally:
+        for r in ranks:  # never leave them running, whatever the outcome
+            if _alive(r):
+                os.kill(r, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-2000:]
+    record = json.loads((run_dir / "results.json").read_text())
+    assert record["status"] == "interrupted"  # never "completed" for a run that was stopped
+
+
+@pytest.mark.slow
 def test_rerunning_a_sweep_with_resume_skips_finished_jobs_and_runs_the_rest(tmp_path):
     sweep = tmp_path / "sweep"
     args = [
