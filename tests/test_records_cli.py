@@ -97,9 +97,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
-def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
+def _training_ddp_run(tmp_path: Path, data_dir: Path, **popen):
+    """A long ``trainer=ddp_cpu`` run, returned once its two ranks are training (its first
+    checkpoint is there): (the main process, its run folder, the ranks' pids)."""
     run_dir = tmp_path / "run"
     proc = start_cli(
         [
@@ -112,13 +112,20 @@ def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
             f"hydra.run.dir={run_dir}",
         ],
         tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        **popen,
     )
-    # the ranks are training once the first checkpoint is there
     assert _wait(lambda: (run_dir / "checkpoints" / "last.ckpt").exists(), proc=proc)
     ranks = _ranks(proc.pid)
     assert len(ranks) == 2
+    return proc, run_dir, ranks
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
+    proc, run_dir, ranks = _training_ddp_run(
+        tmp_path, data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     try:
@@ -132,26 +139,11 @@ def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
 def test_sigterm_to_a_ddp_parent_stops_its_ranks_and_records_interrupted(tmp_path, data_dir):
-    run_dir = tmp_path / "run"
-    proc = start_cli(
-        [
-            *QUICK,
-            "trainer=ddp_cpu",
-            "trainer.max_steps=100000",
-            "trainer.val_check_interval=1000",
-            "checkpoint.every_n_steps=20",
-            f"paths.data_dir={data_dir}",
-            f"hydra.run.dir={run_dir}",
-        ],
-        tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc, run_dir, ranks = _training_ddp_run(
+        tmp_path, data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    assert _wait(lambda: (run_dir / "checkpoints" / "last.ckpt").exists(), proc=proc)
-    ranks = _ranks(proc.pid)
-    assert len(ranks) == 2
     proc.send_signal(signal.SIGTERM)
     try:
         _, err = proc.communicate(timeout=120)

@@ -112,16 +112,14 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     provenance = {"versions": versions(), "git_commit": git_commit()}
     seeds = [m.seed for m in members]
     job_dir = Path(cfg.paths.output_dir)
+    # a packed seed also records its job: the seeds packed with it and the job's folder
+    packing = [
+        {} if k == 1 else {"seed_parallel": {"seeds": seeds, "member": i, "job_dir": str(job_dir)}}
+        for i in range(len(members))
+    ]
     records = [
-        RunRecord(m.cfg, m.overrides, provenance)
-        if k == 1
-        else RunRecord(
-            m.cfg,
-            m.overrides,
-            provenance,
-            seed_parallel={"seeds": seeds, "member": i, "job_dir": str(job_dir)},
-        )
-        for i, m in enumerate(members)
+        RunRecord(m.cfg, m.overrides, provenance, **extra)
+        for m, extra in zip(members, packing, strict=True)
     ]
     loggers: list[Any] = [None] * len(members)
     task = None
