@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biaslab.report import learned
+from biaslab.report import interaction, learned
 from biaslab.report.analysis import Group, analyze, choose_baseline, swept_keys, why_unusable
 from biaslab.report.load import Run
 from biaslab.report.provenance import provenance
@@ -42,6 +42,7 @@ class Report:
     select: str | None = None  # the key tuned per arm (--select), chosen on ``by``
     by: str | None = None
     selections: list[Selection] = field(default_factory=list)  # per group and arm
+    interactions: list[interaction.Interaction] = field(default_factory=list)
 
     @property
     def comparisons(self):
@@ -60,11 +61,14 @@ def build_report(
     pool: bool = False,
     select_key: str | None = None,
     by: str | None = None,
+    interaction_key: str | None = None,
 ) -> Report:
     """``margin`` in raw metric units (default: :func:`default_margin`); ``classes`` overrides
     the number of classes read from each run's data module (the chance level). ``select_key``
     and ``by``: compare each arm at its own best value of ``select_key`` by the mean validation
-    metric ``by`` (:mod:`biaslab.report.select`), per group."""
+    metric ``by`` (:mod:`biaslab.report.select`), per group. ``interaction_key``: ``KEY`` or
+    ``KEY=REFERENCE``, a grouping key whose levels the gain is compared across
+    (:mod:`biaslab.report.interaction`)."""
     if not any(compare in r.config for r in runs):
         raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")
     _check_selection(runs, compare, metric, select_key, by)
@@ -119,6 +123,11 @@ def build_report(
     rep.family_size = apply_holm(rep.comparisons)
     for cmp in rep.comparisons:
         decide(cmp, metric, margin)
+    if interaction_key is not None:
+        key, reference = interaction.parse(interaction_key)
+        rep.interactions = interaction.interactions(
+            groups, group_keys, key, reference, metric, margin
+        )
     return rep
 
 

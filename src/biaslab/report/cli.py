@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         "direction comes from its name; the test set never chooses",
     )
     p.add_argument(
+        "--interaction",
+        metavar="KEY[=REF]",
+        help="does the gain depend on KEY (a swept key, e.g. data.shift=0)? Per seed, the gain "
+        "at each value of KEY minus the gain at REF (default: false, else the first value), "
+        "tested with its own Holm correction",
+    )
+    p.add_argument(
         "--log-wandb",
         action="store_true",
         help="also log the verdict table, summary and plots as one W&B run (job_type=report, "
@@ -152,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pool=args.pool,
             select_key=args.select,
             by=args.by,
+            interaction_key=args.interaction,
         )
         rep.sweeps = sweep_commands(args.paths)
         missing = missing_jobs(args.paths)

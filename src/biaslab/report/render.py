@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from biaslab.report import learned, stats
+from biaslab.report import interaction, learned, stats
 from biaslab.report.analysis import Arm
 from biaslab.report.build import Report
 from biaslab.report.compare import MIN_PAIRS, Comparison
@@ -148,7 +148,9 @@ def render_markdown(rep: Report) -> str:
             out.append(f"- **{g.label}** — {g.note}")
     if not rep.groups:
         out.append(f"No usable runs: none completed with a finite `{m}`.")
-    out += ["", "## Results by group", ""]
+    out.append("")
+    out += interaction.render(rep.interactions, m)
+    out += ["## Results by group", ""]
     for g in rep.groups:
         out += [f"### {g.label}", ""]
         out += _md_table(

@@ -129,5 +129,7 @@ def print_table(rep: Report) -> None:
     if not console.is_terminal:  # a log or a pipe: rows whole instead of folded at 80 columns
         console.width = 200
     console.print(table)
+    for it in rep.interactions:
+        console.print(f"interaction, {it.context}, {it.key}={fmt_value(it.level)}: {it.verdict}")
     if rep.problems:
         console.print(f"{len(rep.problems)} run(s) not used: see the report's 'Runs not used'.")

@@ -1,0 +1,165 @@
+"""Does the gain depend on another swept key? The interaction of the compared key with
+``key``: per seed, (value − baseline at key=k) − (value − baseline at key=reference), tested
+like any paired difference, with its own Holm family."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from biaslab.report import stats
+from biaslab.report.analysis import Group, choose_baseline
+from biaslab.report.compare import MIN_PAIRS, Comparison
+from biaslab.report.values import fmt_num, fmt_p, fmt_value, ident, lower_is_better
+from biaslab.report.verdict import ALPHA, fmt_margin, fmt_test
+
+
+@dataclass
+class Interaction:
+    """The compared value's gain at ``key=level`` minus its gain at ``key=reference``, in one
+    context (the values of the other grouping keys), paired by seed."""
+
+    key: str
+    level: Any
+    reference: Any
+    label: str  # the compared value as the verdicts name it ("first_bias")
+    context: str  # "model.width=16" or "all runs"
+    diffs: dict[Any, float]  # per seed usable at both levels
+    test: stats.PairedTest | None = None
+    equivalence: stats.Equivalence | None = None
+    p_holm: float = math.nan
+    kind: str = ""  # larger / smaller / same / inconclusive
+    verdict: str = ""
+
+
+def parse(option: str) -> tuple[str, str | None]:
+    """``KEY`` or ``KEY=REFERENCE`` (the reference level as the report writes values)."""
+    key, _, ref = option.partition("=")
+    return key, (ref if ref else None)
+
+
+def interactions(
+    groups: Sequence[Group],
+    group_keys: Sequence[str],
+    key: str,
+    reference: str | None,
+    metric: str,
+    margin: float | None,
+) -> list[Interaction]:
+    """Every (context, level, compared value) of ``key`` against its reference level, Holm-
+    corrected as one family; ValueError when ``key`` is not one of the grouping keys."""
+    if key not in group_keys:
+        swept = ", ".join(group_keys) or "none"
+        raise ValueError(
+            f"--interaction {key}: must be a swept key the report groups by (grouped by: {swept})"
+        )
+    levels = list({ident(v): v for g in groups for k, v in g.key if k == key}.values())
+    try:
+        ref = choose_baseline(levels, reference)
+    except ValueError:
+        shown = ", ".join(fmt_value(v) for v in levels)
+        raise ValueError(
+            f"--interaction {key}={reference}: the reference is not among its values ({shown})"
+        ) from None
+    contexts: dict[str, dict[str, Group]] = defaultdict(dict)
+    for g in groups:
+        rest = ", ".join(f"{k}={fmt_value(v)}" for k, v in g.key if k != key) or "all runs"
+        contexts[rest][ident(dict(g.key)[key])] = g
+    out = []
+    for context, by_level in contexts.items():
+        base = by_level.get(ident(ref))
+        if base is None:
+            continue
+        base_cmps = {ident(c.value): c for c in base.comparisons}
+        for level_id, g in by_level.items():
+            if level_id == ident(ref):
+                continue
+            for cmp in g.comparisons:
+                other = base_cmps.get(ident(cmp.value))
+                if other is not None and not (cmp.identical and other.identical):
+                    level = dict(g.key)[key]
+                    out.append(_interaction(key, level, ref, cmp, other, context, margin))
+    _holm_and_decide(out, metric, margin)
+    return out
+
+
+def _interaction(
+    key: str,
+    level: Any,
+    ref: Any,
+    cmp: Comparison,
+    ref_cmp: Comparison,
+    context: str,
+    margin: float | None,
+) -> Interaction:
+    # identical arms were not tested, but their gain is known: 0 for every paired seed
+    both = set(_seeds(ref_cmp))
+    usable = [s for s in _seeds(cmp) if s in both]
+    at_level = [cmp.diffs[s] for s in usable]
+    at_ref = [ref_cmp.diffs[s] for s in usable]
+    diffs = {s: a - b for s, a, b in zip(usable, at_level, at_ref, strict=True)}
+    it = Interaction(key, level, ref, cmp.label, context, diffs)
+    if len(usable) >= 2:
+        it.test = stats.paired_test(at_level, at_ref)
+        if margin is not None:
+            it.equivalence = stats.tost(list(diffs.values()), margin)
+    return it
+
+
+def _seeds(cmp: Comparison) -> list[Any]:
+    return list(cmp.diffs) if cmp.identical else cmp.usable
+
+
+def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None) -> None:
+    tested = [it for it in found if it.test is not None and len(it.diffs) >= MIN_PAIRS]
+    for it, adj in zip(tested, stats.holm([it.test.p for it in tested]), strict=True):
+        it.p_holm = adj
+    lower = lower_is_better(metric)
+    for it in found:
+        where = f"at `{it.key}={fmt_value(it.level)}` than at `{fmt_value(it.reference)}`"
+        if it not in tested:
+            it.kind = "inconclusive"
+            usable = len(it.diffs)
+            it.verdict = f"inconclusive: {usable} seeds usable at both levels, need {MIN_PAIRS}"
+            continue
+        shown = fmt_test(it.test, metric, it.p_holm)
+        eq = it.equivalence
+        if it.p_holm < ALPHA:
+            larger = it.test.diff > 0
+            it.kind = "larger" if larger else "smaller"
+            better = "more" if larger != lower else "less"
+            it.verdict = f"`{it.label}` helps {better} {where}: {shown}"
+        elif eq is not None and eq.equivalent:
+            it.kind = "same"
+            it.verdict = (
+                f"the same gain {where} within {fmt_margin(eq.margin, metric)}: 90 % CI "
+                f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}] (TOST "
+                f"{fmt_p(eq.p)}); {shown}"
+            )
+        else:
+            it.kind = "inconclusive"
+            bound = f"outside {fmt_margin(margin, metric)}" if margin else "no margin given"
+            it.verdict = f"inconclusive {where}: {shown}; {bound}"
+
+
+def render(found: Sequence[Interaction], metric: str) -> list[str]:
+    """The report's section on the interaction, empty without one."""
+    if not found:
+        return []
+    key, ref = found[0].key, fmt_value(found[0].reference)
+    out = [
+        f"## Interaction with `{key}`",
+        "",
+        f"Does the gain depend on `{key}`? Per seed: the gain (value − baseline) at each level "
+        f"of `{key}` minus the gain at `{key}={ref}`, in each group of the other keys, over "
+        f"the seeds usable at both levels; a paired t-test with Holm's correction over these "
+        f"{sum(not math.isnan(it.p_holm) for it in found)} tests (a family of their own), and "
+        'TOST at the report\'s margin for "the same gain".',
+        "",
+    ]
+    for it in found:
+        out.append(f"- **{it.context}**, `{it.key}={fmt_value(it.level)}` − `{ref}`: {it.verdict}")
+    return [*out, ""]
