@@ -119,7 +119,8 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         it.p_holm = adj
     lower = lower_is_better(metric)
     for it in found:
-        where = f"at `{it.key}={fmt_value(it.level)}` than at `{fmt_value(it.reference)}`"
+        level, ref = f"`{it.key}={fmt_value(it.level)}`", f"`{fmt_value(it.reference)}`"
+        where = f"at {level} than at {ref}"
         if it not in tested:
             it.kind = "inconclusive"
             usable = len(it.diffs)
@@ -135,14 +136,14 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         elif eq is not None and eq.equivalent:
             it.kind = "same"
             it.verdict = (
-                f"the same gain {where} within {fmt_margin(eq.margin, metric)}: 90 % CI "
-                f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}] (TOST "
+                f"the same gain at {level} as at {ref} within {fmt_margin(eq.margin, metric)}: "
+                f"90 % CI [{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}] (TOST "
                 f"{fmt_p(eq.p)}); {shown}"
             )
         else:
             it.kind = "inconclusive"
             bound = f"outside {fmt_margin(margin, metric)}" if margin else "no margin given"
-            it.verdict = f"inconclusive {where}: {shown}; {bound}"
+            it.verdict = f"inconclusive, gain at {level} minus gain at {ref}: {shown}; {bound}"
 
 
 def render(found: Sequence[Interaction], metric: str) -> list[str]:
