@@ -197,6 +197,31 @@ def test_identical_arms_are_reported_and_kept_out_of_the_family(tmp_path):
     assert "identical runs" in report.render_markdown(rep)
 
 
+def test_a_value_that_builds_another_values_model_is_one_test_not_two(tmp_path):
+    # without a norm, auto keeps every bias: its runs are true's runs, bit for bit
+    for s in range(5):
+        acc = 0.8 + 0.01 * s
+        write_run(tmp_path, f"f{s}", seed=s, bias=False, acc=acc)
+        write_run(tmp_path, f"t{s}", seed=s, bias=True, acc=acc + 0.01 + 0.004 * (s % 2))
+        auto = write_run(tmp_path, f"a{s}", seed=s, bias="auto", acc=acc + 0.01 + 0.004 * (s % 2))
+        record = json.loads(auto.read_text())
+        record["params"] = json.loads((tmp_path / f"t{s}" / "results.json").read_text())["params"]
+        auto.write_text(json.dumps(record))
+    rep = build(tmp_path)
+    by_value = {c.value: c for c in rep.comparisons}
+    assert rep.family_size == 1  # true's test only: Holm's m is not inflated by the twin
+    assert by_value["auto"].twin is by_value[True]
+    assert by_value["auto"].kind == by_value[True].kind == "helps"
+    assert by_value[True].p_holm == by_value[True].test.p
+    assert by_value["auto"].verdict.startswith(
+        "the same runs as `true` (every metric bit-identical), so its verdict, not tested again"
+    )
+    # a value that differs in any run is tested on its own
+    write_run(tmp_path, "a4", seed=4, bias="auto", acc=0.84 + 0.0101)
+    rep = build(tmp_path)
+    assert rep.family_size == 2 and all(c.twin is None for c in rep.comparisons)
+
+
 # ---------------------------------------------------------------- sources
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from biaslab.report.compare import Comparison
+from biaslab.report.compare import Comparison, identical_pairs
 from biaslab.report.compare import compare as compare_arms
 from biaslab.report.load import Run
 from biaslab.report.values import fmt_value, ident, sort_key
@@ -185,7 +185,7 @@ def _comparisons(
         return [], f"no runs with {compare}={fmt_value(baseline)} (the baseline) in this group"
     if len(arms) == 1:
         return [], f"only {compare}={fmt_value(baseline)} in this group: nothing to compare"
-    return [
+    out = [
         compare_arms(
             arm.value,
             _label(compare, arm.value, baseline),
@@ -199,4 +199,14 @@ def _comparisons(
             fmt_value(baseline),
         )
         for arm in arms[1:]
-    ], None
+    ]
+    # Two values that build the same model (auto and true without a norm) would put one test
+    # into the family twice: the later one is marked as the earlier one's twin instead.
+    for i, arm in enumerate(arms[1:]):
+        for j, other in enumerate(arms[1 : i + 1]):
+            seeds = [s for s in arm.runs if s in other.runs]
+            if not out[j].twin and identical_pairs(arm.runs, other.runs, seeds):
+                if set(seeds) == set(arm.runs) == set(other.runs):
+                    out[i].twin = out[j]
+                    break
+    return out, None

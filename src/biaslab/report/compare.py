@@ -58,6 +58,7 @@ class Comparison:
     kind: str = ""  # helps / hurts / equivalent / inconclusive / identical
     verdict: str = ""
     flags: list[str] = field(default_factory=list)  # e.g. the robust checks disagree
+    twin: Comparison | None = None  # an earlier value whose runs are these, bit for bit
 
     @property
     def n_pairs(self) -> int:

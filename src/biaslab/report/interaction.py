@@ -78,6 +78,8 @@ def interactions(
             if level_id == ident(ref):
                 continue
             for cmp in g.comparisons:
+                if cmp.twin is not None:  # its twin's interaction is tested already
+                    continue
                 other = base_cmps.get(ident(cmp.value))
                 if other is not None and not (cmp.identical and other.identical):
                     level = dict(g.key)[key]

@@ -295,7 +295,9 @@ def _method(rep: Report) -> str:
         f'"inconclusive". Holm\'s correction runs over the family of every test in this report '
         f"({rep.family_size}: each paired t-test with at least {MIN_PAIRS} usable pairs"
         + (", and each exact paired solve test" if m.endswith("_over_baseline") else "")
-        + "; identical runs are not tested and not in the family); verdicts use the adjusted "
+        + "; identical runs are not tested and not in the family, and a value whose runs are "
+        "another compared value's, bit for bit (`auto` and `true` without a norm), shares that "
+        "value's test instead of adding a second one); verdicts use the adjusted "
         f'p. "helps"/"hurts": adjusted p < {ALPHA}. "equivalent within ±δ": the 90 % t '
         "interval of the mean paired difference lies inside ±δ (two one-sided tests, not "
         'Holm-adjusted). Otherwise "inconclusive", with the seeds a paired t-test would need '

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from biaslab.report import stats
 from biaslab.report.compare import MIN_PAIRS, Comparison
-from biaslab.report.values import fmt_num, fmt_p, lower_is_better, scale
+from biaslab.report.values import fmt_num, fmt_p, fmt_value, lower_is_better, scale
 
 ALPHA = 0.05
 # Default equivalence margins: 1 pt of accuracy; for a ratio to the trivial predictor's error,
@@ -45,10 +45,11 @@ def fmt_test(test: stats.PairedTest, metric: str, p_holm: float | None = None) -
 
 def family(comparisons: Sequence[Comparison]) -> list[tuple[Comparison, str]]:
     """Every test the report draws a conclusion from, in order: each paired t-test and, for
-    solved/unsolved outcomes, each exact paired solve test. Identical runs are not tested."""
+    solved/unsolved outcomes, each exact paired solve test. Identical runs are not tested, and a
+    value whose runs are another value's (its twin) is that value's test, not a second one."""
     out = []
     for cmp in comparisons:
-        if cmp.identical:
+        if cmp.identical or cmp.twin is not None:
             continue
         if cmp.test is not None and len(cmp.usable) >= MIN_PAIRS:
             out.append((cmp, "t"))
@@ -97,6 +98,13 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
         cmp.verdict = (
             f"identical runs: every metric of all {cmp.n_pairs} pairs is bit-identical "
             "(not tested, not in the family)"
+        )
+        return
+    if cmp.twin is not None:  # decided already: it comes earlier in the same group
+        cmp.kind = cmp.twin.kind
+        cmp.verdict = (
+            f"the same runs as `{fmt_value(cmp.twin.value)}` (every metric bit-identical), "
+            f"so its verdict, not tested again: {cmp.twin.verdict}"
         )
         return
     lower = lower_is_better(metric)
