@@ -48,9 +48,10 @@ def _cnn(seed: int = 0) -> CNN:
     return CNN((1, 28, 28), 10, width=4, depth=2, kernel_size=3, stride=2, padding=1)
 
 
-def _trainer(tmp_path, callback, logger=False) -> L.Trainer:
+def _trainer(tmp_path, callback, logger=False, **kw) -> L.Trainer:
     return L.Trainer(
         accelerator="cpu",
+        **kw,
         logger=logger,
         callbacks=[callback],
         enable_progress_bar=False,
@@ -87,6 +88,36 @@ def test_shifted_test_accuracy_is_logged_per_shift(tmp_path, images):
     # in the logger's record too
     logged = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text().splitlines()[0]
     assert all(f"test_shift/{name}/acc" in logged.split(",") for name in SHIFTS)
+
+
+def test_a_net_without_additive_constants_ignores_contrast_on_raw_pixels(tmp_path, images):
+    # bias-free (no bias anywhere, batch norm without mean or shift) on unstandardized pixels:
+    # a contrast scale multiplies its input, hence its logits, and changes no prediction
+    dm = images(normalize=False)
+    torch.manual_seed(0)
+    model = CNN(
+        (1, 28, 28),
+        10,
+        width=4,
+        depth=2,
+        kernel_size=3,
+        stride=2,
+        padding=1,
+        bias=False,
+        head_bias=False,
+        norm="batch",
+        norm_shift=False,
+    )
+    task = Classifier(model, 10, ADAM)
+    shifts = {"contrast_0.5": {"scale": 0.5}, "contrast_0.25": {"scale": 0.25}, **SHIFTS}
+    # trained a little, so that the running variances are the net's own
+    trainer = _trainer(tmp_path, ShiftEval(shifts), max_steps=10, num_sanity_val_steps=0)
+    trainer.fit(task, datamodule=dm)
+    trainer.test(task, datamodule=dm, verbose=False)
+    m = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    assert m["test_shift/contrast_0.5/acc"] == m["test/acc"]
+    assert m["test_shift/contrast_0.25/acc"] == m["test/acc"]
+    assert m["test_shift/brighter/acc"] != m["test/acc"]  # an offset is not a scale
 
 
 def test_seed_parallel_members_each_get_their_own_shift_metrics(tmp_path, images):
