@@ -3,10 +3,13 @@ answers from constructed runs, checked against scipy by hand."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from scipy import stats as sps
 
 from biaslab import report
+from tests.test_report import write_run
 from tests.test_report_v2 import build, paired_runs
 
 BASE = [0.80, 0.82, 0.81, 0.79, 0.83, 0.80]
@@ -25,7 +28,9 @@ def test_gain_shrinking_with_width_is_an_interaction(tmp_path):
     assert it.test.p == pytest.approx(sps.ttest_1samp(want, 0).pvalue)
     assert it.test.diff == pytest.approx(sum(want) / 6)
     assert it.kind == "smaller" and it.p_holm == it.test.p  # a family of one
-    assert it.verdict.startswith("`bias` helps less at `model.width=64` than at `8`: -5.3 pts")
+    assert it.verdict.startswith(
+        "the effect of `bias` is less favourable at `model.width=64` than at `8`: -5.3 pts"
+    )
     md = report.render_markdown(rep)
     assert "## Interaction with `model.width`" in md
     assert f"- **all runs**, `model.width=64` − `8`: {it.verdict}" in md
@@ -65,3 +70,80 @@ def test_a_key_that_was_not_swept_is_refused(tmp_path, capsys):
     code = report.main([str(tmp_path), "--interaction", "model.width=32"])
     err = capsys.readouterr().err
     assert code == 2 and "the reference is not among its values (8, 64)" in err
+
+
+def test_an_effect_that_hurts_less_is_not_called_helping(tmp_path):
+    paired_runs(tmp_path, BASE, [-g for g in GAIN_NARROW], width=8)
+    paired_runs(tmp_path, BASE, [-g for g in GAIN_WIDE], width=64)
+    (it,) = build(tmp_path, interaction_key="model.width=8", classes=10).interactions
+    assert it.kind == "larger" and "helps" not in it.verdict
+    assert it.verdict.startswith("the effect of `bias` is more favourable at `model.width=64`")
+
+
+def twin_runs(root, width: int, gains_true, auto_is_true: bool):
+    """bias=false, true and auto per seed; auto's runs are true's (no norm) or false's."""
+    for s, (b, g) in enumerate(zip(BASE, gains_true, strict=True)):
+        false = write_run(root, f"w{width}_s{s}_f", seed=s, bias=False, width=width, acc=b)
+        true = write_run(root, f"w{width}_s{s}_t", seed=s, bias=True, width=width, acc=b + g)
+        auto = write_run(
+            root, f"w{width}_s{s}_a", seed=s, bias="auto", width=width, acc=b + g * auto_is_true
+        )
+        record = json.loads(auto.read_text())
+        record["params"] = json.loads((true if auto_is_true else false).read_text())["params"]
+        auto.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("reference", [8, 64])
+def test_a_twin_is_tested_where_it_is_not_the_same_runs_at_both_levels(tmp_path, reference):
+    # auto = true at width 8, auto = false at width 64: auto's interaction is its own
+    twin_runs(tmp_path, 8, GAIN_NARROW, auto_is_true=True)
+    twin_runs(tmp_path, 64, GAIN_WIDE, auto_is_true=False)
+    rep = build(tmp_path, interaction_key=f"model.width={reference}", classes=10)
+    by_value = {it.label: it for it in rep.interactions}
+    assert set(by_value) == {"bias", "bias=auto"}
+    sign = 1 if reference == 8 else -1  # the gain at the other level minus at the reference
+    assert by_value["bias=auto"].test.diff == pytest.approx(sign * -sum(GAIN_NARROW) / 6)
+    assert by_value["bias"].test.diff == pytest.approx(
+        sign * (sum(GAIN_WIDE) - sum(GAIN_NARROW)) / 6
+    )
+
+
+def test_a_twin_at_both_levels_is_one_interaction_not_two(tmp_path):
+    twin_runs(tmp_path, 8, GAIN_NARROW, auto_is_true=True)
+    twin_runs(tmp_path, 64, GAIN_WIDE, auto_is_true=True)
+    (it,) = build(tmp_path, interaction_key="model.width", classes=10).interactions
+    assert it.label == "bias" and it.p_holm == it.test.p
+
+
+def test_what_could_not_be_tested_is_said(tmp_path):
+    paired_runs(tmp_path, BASE, GAIN_NARROW, width=8)
+    for s, b in enumerate(BASE):  # width 64 ran bias=false only
+        write_run(tmp_path, f"w64_s{s}_f", seed=s, bias=False, width=64, acc=b)
+    rep = build(tmp_path, interaction_key="model.width=64", classes=10)
+    assert rep.interactions == []
+    md = report.render_markdown(rep)
+    assert "## Interaction with `model.width`\n\nNothing to test:" in md
+    assert "`true` only at `model.width=8`, not at `64`" in md
+
+
+def test_the_tuned_key_cannot_be_the_interaction(tmp_path):
+    for lr in (0.01, 0.03):
+        for s, (b, g) in enumerate(zip(BASE, GAIN_NARROW, strict=True)):
+            for bias, acc in ((False, b), (True, b + g)):
+                write_run(
+                    tmp_path,
+                    f"lr{lr}_s{s}_{bias}",
+                    seed=s,
+                    bias=bias,
+                    acc=acc,
+                    metrics={"test/acc": acc, "val/acc_best": acc, "train/loss": 0.3},
+                    extra={"optimizer": {"lr": lr}},
+                )
+    with pytest.raises(ValueError, match="--interaction optimizer.lr: the key tuned by --select"):
+        build(
+            tmp_path,
+            select_key="optimizer.lr",
+            by="val/acc_best",
+            interaction_key="optimizer.lr",
+            classes=10,
+        )

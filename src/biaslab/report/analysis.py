@@ -205,7 +205,7 @@ def _comparisons(
     for i, arm in enumerate(arms[1:]):
         for j, other in enumerate(arms[1 : i + 1]):
             seeds = [s for s in arm.runs if s in other.runs]
-            if not out[j].twin and identical_pairs(arm.runs, other.runs, seeds):
+            if out[j].twin is None and identical_pairs(arm.runs, other.runs, seeds):
                 if set(seeds) == set(arm.runs) == set(other.runs):
                     out[i].twin = out[j]
                     break

@@ -42,7 +42,9 @@ class Report:
     select: str | None = None  # the key tuned per arm (--select), chosen on ``by``
     by: str | None = None
     selections: list[Selection] = field(default_factory=list)  # per group and arm
+    interaction_key: str | None = None  # --interaction's KEY
     interactions: list[interaction.Interaction] = field(default_factory=list)
+    interactions_skipped: list[str] = field(default_factory=list)  # why, per context or value
 
     @property
     def comparisons(self):
@@ -125,7 +127,10 @@ def build_report(
         decide(cmp, metric, margin)
     if interaction_key is not None:
         key, reference = interaction.parse(interaction_key)
-        rep.interactions = interaction.interactions(
+        if key == select_key:
+            raise ValueError(f"--interaction {key}: the key tuned by --select cannot be a level")
+        rep.interaction_key = key
+        rep.interactions, rep.interactions_skipped = interaction.interactions(
             groups, group_keys, key, reference, metric, margin
         )
     return rep

@@ -14,7 +14,7 @@ from biaslab.report import stats
 from biaslab.report.analysis import Group, choose_baseline
 from biaslab.report.compare import MIN_PAIRS, Comparison
 from biaslab.report.values import fmt_num, fmt_p, fmt_value, ident, lower_is_better
-from biaslab.report.verdict import ALPHA, fmt_margin, fmt_test
+from biaslab.report.verdict import ALPHA, fmt_margin, fmt_test, unit
 
 
 @dataclass
@@ -48,9 +48,10 @@ def interactions(
     reference: str | None,
     metric: str,
     margin: float | None,
-) -> list[Interaction]:
+) -> tuple[list[Interaction], list[str]]:
     """Every (context, level, compared value) of ``key`` against its reference level, Holm-
-    corrected as one family; ValueError when ``key`` is not one of the grouping keys."""
+    corrected as one family, and why any other was not tested; ValueError when ``key`` is not
+    one of the grouping keys."""
     if key not in group_keys:
         swept = ", ".join(group_keys) or "none"
         raise ValueError(
@@ -68,24 +69,43 @@ def interactions(
     for g in groups:
         rest = ", ".join(f"{k}={fmt_value(v)}" for k, v in g.key if k != key) or "all runs"
         contexts[rest][ident(dict(g.key)[key])] = g
-    out = []
+    out: list[Interaction] = []
+    skipped: list[str] = []
     for context, by_level in contexts.items():
         base = by_level.get(ident(ref))
         if base is None:
+            skipped.append(f"{context}: no runs at `{key}={fmt_value(ref)}` (the reference)")
             continue
         base_cmps = {ident(c.value): c for c in base.comparisons}
         for level_id, g in by_level.items():
             if level_id == ident(ref):
                 continue
+            level = dict(g.key)[key]
             for cmp in g.comparisons:
-                if cmp.twin is not None:  # its twin's interaction is tested already
-                    continue
                 other = base_cmps.get(ident(cmp.value))
-                if other is not None and not (cmp.identical and other.identical):
-                    level = dict(g.key)[key]
+                if other is None:
+                    skipped.append(
+                        f"{context}: `{fmt_value(cmp.value)}` only at `{key}={fmt_value(level)}`"
+                        f", not at `{fmt_value(ref)}`"
+                    )
+                elif cmp.identical and other.identical:
+                    skipped.append(
+                        f"{context}, `{key}={fmt_value(level)}`: `{fmt_value(cmp.value)}` is the "
+                        "baseline's runs at both levels (no gain to compare)"
+                    )
+                elif not _same_twin(cmp, other):
                     out.append(_interaction(key, level, ref, cmp, other, context, margin))
     _holm_and_decide(out, metric, margin)
-    return out
+    return out, skipped
+
+
+def _same_twin(cmp: Comparison, other: Comparison) -> bool:
+    """At both levels the runs of another value, the same one: its interaction is this one."""
+    return (
+        cmp.twin is not None
+        and other.twin is not None
+        and ident(cmp.twin.value) == ident(other.twin.value)
+    )
 
 
 def _interaction(
@@ -133,25 +153,33 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         if it.p_holm < ALPHA:
             larger = it.test.diff > 0
             it.kind = "larger" if larger else "smaller"
+            # says which level the value fares better at, whether it helps or hurts at either
             better = "more" if larger != lower else "less"
-            it.verdict = f"`{it.label}` helps {better} {where}: {shown}"
+            it.verdict = f"the effect of `{it.label}` is {better} favourable {where}: {shown}"
         elif eq is not None and eq.equivalent:
             it.kind = "same"
             it.verdict = (
                 f"the same gain at {level} as at {ref} within {fmt_margin(eq.margin, metric)}: "
-                f"90 % CI [{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}] (TOST "
-                f"{fmt_p(eq.p)}); {shown}"
+                f"90 % CI [{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}]"
+                f"{unit(metric)} (TOST {fmt_p(eq.p)}); {shown}"
             )
         else:
             it.kind = "inconclusive"
-            bound = f"outside {fmt_margin(margin, metric)}" if margin else "no margin given"
+            bound = (
+                f"outside {fmt_margin(margin, metric)}"
+                if margin is not None
+                else "no equivalence margin for this metric (give --margin)"
+            )
             it.verdict = f"inconclusive, gain at {level} minus gain at {ref}: {shown}; {bound}"
 
 
-def render(found: Sequence[Interaction], metric: str) -> list[str]:
-    """The report's section on the interaction, empty without one."""
-    if not found:
+def render(key: str | None, found: Sequence[Interaction], skipped: Sequence[str]) -> list[str]:
+    """The report's section on the interaction (none without --interaction)."""
+    if key is None:
         return []
+    if not found:
+        lines = [f"- {why}" for why in skipped] or ["- no group to compare"]
+        return [f"## Interaction with `{key}`", "", "Nothing to test:", "", *lines, ""]
     key, ref = found[0].key, fmt_value(found[0].reference)
     out = [
         f"## Interaction with `{key}`",
@@ -159,10 +187,13 @@ def render(found: Sequence[Interaction], metric: str) -> list[str]:
         f"Does the gain depend on `{key}`? Per seed: the gain (value − baseline) at each level "
         f"of `{key}` minus the gain at `{key}={ref}`, in each group of the other keys, over "
         f"the seeds usable at both levels; a paired t-test with Holm's correction over these "
-        f"{sum(not math.isnan(it.p_holm) for it in found)} tests (a family of their own), and "
+        f"{sum(not math.isnan(it.p_holm) for it in found)} tests (a family of their own, not "
+        "corrected jointly with the verdicts above), and "
         'TOST at the report\'s margin for "the same gain".',
         "",
     ]
     for it in found:
         out.append(f"- **{it.context}**, `{it.key}={fmt_value(it.level)}` − `{ref}`: {it.verdict}")
+    if skipped:
+        out += ["", "Not tested:", "", *(f"- {why}" for why in skipped)]
     return [*out, ""]

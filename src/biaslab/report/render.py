@@ -149,7 +149,7 @@ def render_markdown(rep: Report) -> str:
     if not rep.groups:
         out.append(f"No usable runs: none completed with a finite `{m}`.")
     out.append("")
-    out += interaction.render(rep.interactions, m)
+    out += interaction.render(rep.interaction_key, rep.interactions, rep.interactions_skipped)
     out += ["## Results by group", ""]
     for g in rep.groups:
         out += [f"### {g.label}", ""]

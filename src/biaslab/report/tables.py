@@ -94,7 +94,7 @@ def write_csv(rep: Report, path: Path) -> None:
                     cmp.kind,
                     len(cmp.usable),
                     " ".join(str(s) for s, _ in cmp.not_learned),
-                    _num(cmp.p_holm),
+                    _num(cmp.twin.p_holm if cmp.twin else cmp.p_holm),  # a twin shares its test
                     _num(cmp.wilcoxon_p) if t else "",
                     boot[0] if boot else "",
                     boot[1] if boot else "",

@@ -31,14 +31,14 @@ def fmt_margin(margin: float, metric: str) -> str:
     return f"±{margin:g}"
 
 
-def _unit(metric: str) -> str:
+def unit(metric: str) -> str:
     return " pts" if scale(metric) == 100.0 else ""
 
 
 def fmt_test(test: stats.PairedTest, metric: str, p_holm: float | None = None) -> str:
     holm = "" if p_holm is None or math.isnan(p_holm) else f" (Holm {fmt_p(p_holm)})"
     return (
-        f"{fmt_num(test.diff, metric, sign=True)}{_unit(metric)} [{fmt_num(test.ci_low, metric)}, "
+        f"{fmt_num(test.diff, metric, sign=True)}{unit(metric)} [{fmt_num(test.ci_low, metric)}, "
         f"{fmt_num(test.ci_high, metric)}], {fmt_p(test.p)}{holm}"
     )
 
@@ -148,7 +148,7 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
         cmp.kind = "equivalent"
         cmp.verdict = (
             f"equivalent within {fmt_margin(eq.margin, metric)}: 90 % CI "
-            f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}]{_unit(metric)} "
+            f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}]{unit(metric)} "
             f"(TOST {fmt_p(eq.p)}); {shown}"
         )
         return
