@@ -14,7 +14,7 @@ from biaslab.config import validate
 
 from .conftest import CONF
 
-LR_GRID = [0.003, 0.01, 0.03]
+LR_GRID = [0.01, 0.03, 0.1]
 MNIST1D_TUNED = [
     "bias_vs_width",
     "bias_vs_width_256",
@@ -62,8 +62,10 @@ def test_tuned_protocol_defaults(make_cfg, name):
     grid = jobs(name)
     assert sorted(float(v) for v in values(grid, "optimizer.lr")) == LR_GRID
     text = header(name)
-    assert "ESTIMATED" in text and "--select optimizer.lr --by val/acc_best" in text
-    assert "0.003, 0.01, 0.03" in text
+    # a time for the whole grid: measured where it has run, marked as an estimate elsewhere
+    assert ("ESTIMATED" in text) != ("measured 2026" in text)
+    assert "--select optimizer.lr --by val/acc_best" in text
+    assert "0.01, 0.03, 0.1" in text
 
 
 @pytest.mark.parametrize("name", MNIST1D_TUNED)

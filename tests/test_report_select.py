@@ -91,6 +91,21 @@ def test_report_states_grid_and_choice_per_arm(tmp_path):
     assert {r["model.bias"]: r[col] for r in rows} == {"false": "0.001", "true": "0.01"}
 
 
+def test_a_choice_at_an_end_of_the_grid_is_flagged(tmp_path):
+    # false is best at 1e-3, the smallest value tried: its best may lie below the grid
+    tuned_sweep(tmp_path)
+    rep = build(tmp_path)
+    assert {s.arm: s.at_edge for s in rep.selections} == {True: False, False: True}
+    md = report.render_markdown(rep)
+    assert "⚠ Chosen at an end of the grid in 1 of 2 arms" in md
+    assert "all runs, `false`: 0.001" in md
+    # a grid of two values has no inside: nothing to flag
+    tmp = tmp_path / "two"
+    tuned_sweep(tmp, lrs=(0.001, 0.01))
+    assert not any(s.at_edge for s in build(tmp).selections)
+    assert "end of the grid" not in report.render_markdown(build(tmp))
+
+
 def test_selection_is_per_group(tmp_path):
     # at width 8 the no-bias arm is best at 1e-2 instead
     tuned_sweep(tmp_path, widths=(25,))

@@ -226,6 +226,17 @@ def _selection(rep: Report) -> list[str]:
             [s.group_label, fmt_value(s.arm), "; ".join(cells), f"**{fmt_value(s.chosen)}**"]
         )
     out += _md_table(["group", rep.compare, f"mean {by} per {key}", f"chosen {key}"], rows)
+    edge = [s for s in rep.selections if s.at_edge]
+    if edge:
+        out += [
+            "",
+            f"⚠ Chosen at an end of the grid in {len(edge)} of {len(rep.selections)} arms: the "
+            f"best `{key}` may lie outside it, so those arms may not be at their best; a wider "
+            "grid would tell. "
+            + "; ".join(
+                f"{s.group_label}, `{fmt_value(s.arm)}`: {fmt_value(s.chosen)}" for s in edge
+            ),
+        ]
     return [*out, ""]
 
 

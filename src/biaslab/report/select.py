@@ -51,6 +51,13 @@ class Selection:
     chosen: Any = None
 
     @property
+    def at_edge(self) -> bool:
+        """Chosen at the smallest or largest value of a grid of 3 or more: the best value may
+        lie outside the grid."""
+        values = [ident(c.value) for c in self.candidates]
+        return len(values) >= 3 and ident(self.chosen) in (values[0], values[-1])
+
+    @property
     def group_label(self) -> str:
         return ", ".join(f"{k}={fmt_value(v)}" for k, v in self.group) or "all runs"
 
