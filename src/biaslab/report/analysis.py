@@ -204,9 +204,12 @@ def _comparisons(
     # into the family twice: the later one is marked as the earlier one's twin instead.
     for i, arm in enumerate(arms[1:]):
         for j, other in enumerate(arms[1 : i + 1]):
-            seeds = [s for s in arm.runs if s in other.runs]
-            if out[j].twin is None and identical_pairs(arm.runs, other.runs, seeds):
-                if set(seeds) == set(arm.runs) == set(other.runs):
-                    out[i].twin = out[j]
-                    break
+            same_seeds = set(arm.runs) == set(other.runs)
+            if (
+                same_seeds
+                and out[j].twin is None
+                and identical_pairs(arm.runs, other.runs, list(arm.runs))
+            ):
+                out[i].twin = out[j]
+                break
     return out, None

@@ -13,8 +13,8 @@ from typing import Any
 from biaslab.report import stats
 from biaslab.report.analysis import Group, choose_baseline
 from biaslab.report.compare import MIN_PAIRS, Comparison
-from biaslab.report.values import fmt_num, fmt_p, fmt_value, ident, lower_is_better
-from biaslab.report.verdict import ALPHA, fmt_margin, fmt_test, unit
+from biaslab.report.values import fmt_value, ident, lower_is_better
+from biaslab.report.verdict import ALPHA, fmt_equivalence, fmt_margin, fmt_test
 
 
 @dataclass
@@ -159,9 +159,7 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         elif eq is not None and eq.equivalent:
             it.kind = "same"
             it.verdict = (
-                f"the same gain at {level} as at {ref} within {fmt_margin(eq.margin, metric)}: "
-                f"90 % CI [{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}]"
-                f"{unit(metric)} (TOST {fmt_p(eq.p)}); {shown}"
+                f"the same gain at {level} as at {ref} {fmt_equivalence(eq, metric)}; {shown}"
             )
         else:
             it.kind = "inconclusive"

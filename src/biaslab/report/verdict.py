@@ -35,6 +35,14 @@ def unit(metric: str) -> str:
     return " pts" if scale(metric) == 100.0 else ""
 
 
+def fmt_equivalence(eq: stats.Equivalence, metric: str) -> str:
+    """ "within ±δ: 90 % CI [lo, hi] (TOST p)", as every equivalence verdict writes it."""
+    return (
+        f"within {fmt_margin(eq.margin, metric)}: 90 % CI [{fmt_num(eq.ci_low, metric)}, "
+        f"{fmt_num(eq.ci_high, metric)}]{unit(metric)} (TOST {fmt_p(eq.p)})"
+    )
+
+
 def fmt_test(test: stats.PairedTest, metric: str, p_holm: float | None = None) -> str:
     holm = "" if p_holm is None or math.isnan(p_holm) else f" (Holm {fmt_p(p_holm)})"
     return (
@@ -146,11 +154,7 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
     eq = cmp.equivalence
     if eq is not None and eq.equivalent:
         cmp.kind = "equivalent"
-        cmp.verdict = (
-            f"equivalent within {fmt_margin(eq.margin, metric)}: 90 % CI "
-            f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}]{unit(metric)} "
-            f"(TOST {fmt_p(eq.p)}); {shown}"
-        )
+        cmp.verdict = f"equivalent {fmt_equivalence(eq, metric)}; {shown}"
         return
     cmp.kind = "inconclusive"
     if margin is None:
