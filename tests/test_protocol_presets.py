@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from biaslab.compose import compose_with_hydra
+from biaslab.compose import compose_with_hydra, sweep_jobs
 from biaslab.config import validate
 
 from .conftest import CONF
@@ -26,13 +24,7 @@ MNIST1D_TUNED = [
 
 
 def jobs(name: str, *args: str) -> list[dict[str, str]]:
-    """The overrides of every job ``python train.py -m +experiment=NAME ARGS`` launches, as
-    Hydra's basic sweeper expands them (a key given on the command line wins)."""
-    cfg = compose_with_hydra([f"+experiment={name}"])
-    params = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
-    parser = OverridesParser.create()
-    (batch,) = BasicSweeper.split_arguments(parser.parse_overrides([*params, *args]), None)
-    return [dict(o.split("=", 1) for o in job) for job in batch]
+    return sweep_jobs(name, args)
 
 
 def runs(name: str) -> int:

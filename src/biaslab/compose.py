@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, open_dict
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: conf/ and train.py live here
@@ -36,3 +38,13 @@ def compose_job(
         cfg.paths.output_dir = str(output_dir)
         del cfg.hydra
     return cfg
+
+
+def sweep_jobs(preset: str, overrides: Sequence[str] = (), conf_dir: Path = CONF_DIR) -> list[dict]:
+    """The overrides of every job ``python train.py -m +experiment=PRESET OVERRIDES`` launches,
+    as Hydra's basic sweeper expands them (a key given on the command line wins)."""
+    cfg = compose_with_hydra([f"+experiment={preset}"], conf_dir)
+    params = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
+    parser = OverridesParser.create()
+    (batch,) = BasicSweeper.split_arguments(parser.parse_overrides([*params, *overrides]), None)
+    return [dict(o.split("=", 1) for o in job) for job in batch]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from biaslab.bench import e2e, overhead, profiling, seeds, throughput
+from biaslab.bench import e2e, floor, overhead, profiling, seeds, throughput
 from biaslab.bench.cases import CASES, make_cases
 from biaslab.bench.report import print_report, write_report
 from biaslab.bench.throughput import Plan
@@ -60,6 +60,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1000,
         help="steps of each run in the --parallel-seeds wall-time comparison",
     )
+    p.add_argument(
+        "--floor",
+        metavar="PRESET",
+        help="instead: the FLOPs of PRESET's sweep (with --override) against this machine's rate",
+    )
+    p.add_argument(
+        "--floor-runs", metavar="DIR", help="with --floor: the sweep's records, to compare"
+    )
+    p.add_argument(
+        "--floor-batch", type=int, default=2000, help="batch of the --floor rate measurement"
+    )
     return p.parse_args(argv)
 
 
@@ -90,6 +101,20 @@ def main(argv: list[str] | None = None) -> dict:
         "wandb_mode": os.environ["WANDB_MODE"],
         "channels_last": args.channels_last,
     }
+
+    if args.floor:  # a mode of its own
+        with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
+            result = floor.sweep_floor(
+                args.floor,
+                base,
+                Path(tmp),
+                batch=16 if args.quick else args.floor_batch,
+                repeats=1 if args.quick else 5,
+                runs=Path(args.floor_runs) if args.floor_runs else None,
+            )
+        report = write_report(args.out, settings | {"threads": args.threads}, {"floor": result})
+        floor.print_floor(result)
+        return report
 
     if args.parallel_seeds:  # a mode of its own
         steps = 20 if args.quick else args.parallel_steps
