@@ -5,10 +5,13 @@ a GPU keep Lightning's fork-safe setting. No timing thresholds."""
 import csv
 import math
 
+import lightning as L
 import pytest
 import torch
+from lightning.pytorch.profilers import SimpleProfiler
 
 from biaslab import task
+from biaslab.job import NoProfiler
 from biaslab.train import train
 
 
@@ -103,3 +106,22 @@ def test_packed_seeds_still_train_and_log_each_member(make_cfg, tmp_path):
     for seed in (0, 1):
         (metrics_csv,) = (tmp_path / f"seed={seed}").rglob("metrics.csv")
         assert _logged_steps(metrics_csv, "train/loss") == [9, 19, 29, 39]
+
+
+class _SeeProfiler(L.Callback):
+    def on_fit_end(self, trainer, pl_module):
+        self.profiler = trainer.profiler
+
+
+def test_the_default_profiler_profiles_nothing_and_a_chosen_one_still_profiles(make_cfg, tmp_path):
+    seen = _SeeProfiler()
+    train(make_cfg("trainer.max_steps=5"), callbacks=[seen])
+    assert type(seen.profiler) is NoProfiler
+    # its profile() is one shared no-op context, not a new generator per call
+    assert seen.profiler.profile("a") is seen.profiler.profile("b")
+
+    chosen = _SeeProfiler()
+    cfg = make_cfg("trainer.max_steps=5", "+trainer.profiler=simple", output_dir=tmp_path / "b")
+    train(cfg, callbacks=[chosen])
+    assert isinstance(chosen.profiler, SimpleProfiler)
+    assert any("training_step" in action for action in chosen.profiler.recorded_durations)
