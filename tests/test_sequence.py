@@ -149,7 +149,7 @@ def test_forget_bias_preset_grid(make_cfg):
 def test_steps_to_threshold_is_recorded(make_cfg, tmp_path, monkeypatch):
     """val/steps_to_0.1: the first validation step with val MSE / baseline below 0.1, in
     results.json; null when never reached."""
-    from biaslab.task import Regressor
+    from biaslab.sequence_task import Regressor
 
     args = (
         "model=lstm",

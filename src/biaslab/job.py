@@ -23,7 +23,8 @@ from biaslab.models.build import build_model
 from biaslab.models.params import count_params
 from biaslab.seed_parallel import KEY
 from biaslab.seed_parallel.members import Member, check, same_splits
-from biaslab.task import TASKS, Task
+from biaslab.task import Task
+from biaslab.tasks import TASKS
 
 
 def periodic_checkpoint(cfg: DictConfig, ckpt_dir: Path) -> list[PeriodicCheckpoint]:

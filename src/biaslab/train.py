@@ -48,7 +48,7 @@ def quiet_lightning() -> None:
 def _best_metric(cfg: DictConfig) -> str:
     from hydra.utils import get_object
 
-    from biaslab.task import TASKS
+    from biaslab.tasks import TASKS
 
     data = get_object(cfg.data._target_)
     return cfg.optimized_metric or TASKS[getattr(data, "task", "classification")].best_metric
