@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from biaslab.report.build import Report
-from biaslab.report.render import mean_std, seeds
+from biaslab.report.markdown import mean_std, seeds
 from biaslab.report.values import fmt_value, ident
 
 CSV_STATS = [
