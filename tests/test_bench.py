@@ -52,3 +52,18 @@ def test_quick_bench_writes_every_case_and_the_job_overhead(tmp_path, data_dir):
     # logger=none: there is no logger to compare against
     assert overhead["no_logger"] is None and overhead["logger_s"] == 0.0
     assert report["e2e"] is None  # only with --e2e
+
+
+def test_every_round_of_a_case_trains_the_project_path_again(tmp_path, data_dir):
+    """A round's project run is a finished run; the next round must not be refused as a run
+    into a folder that already holds one (the default --rounds is 3)."""
+    from biaslab.bench.cases import make_cases
+    from biaslab.bench.throughput import Plan, bench_case
+    from biaslab.compose import CONF_DIR
+
+    case = make_cases(["mnist1d"], 16, 512, str(data_dir))[0]
+    plan = Plan(rounds=2, windows_per_round=1, fixed_steps=(2, 3))
+    base = [f"paths.data_dir={data_dir}", "logger=none"]
+    row = bench_case(case, CONF_DIR, tmp_path, base, plan)
+    assert len(row["ratio_per_round"]) == 2
+    assert len(row["project"]["windows"]) == len(row["raw"]["windows"]) == 2

@@ -82,7 +82,9 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
     load = [os.getloadavg()[0]]
     with open_dict(cfg):
         cfg.trainer.max_steps = warmup + plan.windows_per_round * window
-    for _ in range(plan.rounds):
+    for r in range(plan.rounds):
+        with open_dict(cfg):  # each round's project run is a run of its own, in its own folder
+            cfg.paths.output_dir = str(work / f"{case.name}-{case.bias}" / f"round-{r}")
         for path in ("raw", "project"):
             w = Windows(warmup, window, plan.windows_per_round, device)
             run_raw(cfg, data, w) if path == "raw" else run_project(cfg, w)
