@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from torch import nn
 
@@ -34,6 +35,9 @@ def test_packed_and_one_seed_per_job_forms_of_a_grid_do_the_same_arithmetic(tmp_
     assert (single["jobs"], single["runs"]) == (20, 20)
     assert packed["train_flops"] == single["train_flops"] > 0
     assert packed["eval_flops"] == single["eval_flops"] > 0
+    # per shape: the jobs of each width and arm, their floors adding up to the sweep's
+    assert {row["jobs"] for row in packed["shapes"].values()} == {1}
+    assert sum(r["floor_s"] for r in packed["shapes"].values()) == pytest.approx(packed["floor_s"])
 
 
 def test_training_flops_scale_with_the_steps_and_the_floor_with_the_flops(tmp_path, data_dir):
@@ -57,7 +61,11 @@ def test_measured_time_counts_each_job_once_and_only_completed_ones(tmp_path):
         record(tmp_path / "0" / f"seed={seed}", "completed", 60.0)
     record(tmp_path / "1", "completed", 30.0)  # a job of one run
     record(tmp_path / "2" / "seed=0", "interrupted", 99.0)
-    assert measured_time(tmp_path) == {"jobs": 2, "total_s": 90.0}
+    assert measured_time(tmp_path) == {
+        "jobs": 2,
+        "total_s": 90.0,
+        "per_job_s": {"0": 60.0, "1": 30.0},
+    }
 
 
 def test_the_cli_writes_the_floor_to_bench_json(tmp_path, data_dir, capsys):

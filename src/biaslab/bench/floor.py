@@ -97,7 +97,17 @@ def measured_time(runs: Path) -> dict:
             continue
         job = f.parent.parent if f.parent.name.startswith("seed=") else f.parent
         per_job[job] = float(record["timing"]["total_s"])
-    return {"jobs": len(per_job), "total_s": sum(per_job.values())}
+    return {
+        "jobs": len(per_job),
+        "total_s": sum(per_job.values()),
+        "per_job_s": {job.name: s for job, s in per_job.items()},  # the sweep's job numbers
+    }
+
+
+def _shape_label(job: dict) -> str:
+    """The job's overrides that change its arithmetic (model, data, steps), not lr or seed."""
+    keys = ("model.", "data.", "trainer.", "train.")
+    return " ".join(f"{k}={v}" for k, v in job.items() if k.startswith(keys)) or "(all)"
 
 
 def sweep_floor(
@@ -140,9 +150,17 @@ def sweep_floor(
         "floor_s": (train + evaluation) / rate["flops_per_s"],
         "threads": torch.get_num_threads(),
     }
-    if runs is not None:
-        result["measured"] = measured_time(runs)
-        result["measured"]["over_floor"] = result["measured"]["total_s"] / result["floor_s"]
+    measured = measured_time(runs) if runs is not None else None
+    shapes: dict[str, dict] = {}
+    for i, (job, j) in enumerate(jobs):
+        row = shapes.setdefault(_shape_label(job), {"jobs": 0, "floor_s": 0.0, "measured": []})
+        row["jobs"] += 1
+        row["floor_s"] += (j["train_flops"] + j["eval_flops"]) / rate["flops_per_s"]
+        if measured and str(i) in measured["per_job_s"]:
+            row["measured"].append(measured["per_job_s"][str(i)])
+    result["shapes"] = shapes
+    if measured is not None:
+        result["measured"] = measured | {"over_floor": measured["total_s"] / result["floor_s"]}
     return result
 
 
@@ -156,6 +174,10 @@ def print_floor(r: dict) -> None:
         f"{rate['batch']}, forward+backward, {r['threads']} threads)\n"
         f"floor: {r['floor_s'] / 60:.1f} min"
     )
+    for label, row in r["shapes"].items():
+        done = row["measured"]
+        took = f", measured {sum(done):.0f} s over {len(done)} jobs" if done else ""
+        print(f"  {label}: {row['jobs']} jobs, floor {row['floor_s']:.0f} s{took}")
     if "measured" in r:
         m = r["measured"]
         print(
