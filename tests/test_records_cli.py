@@ -71,6 +71,7 @@ def test_sigterm_stops_a_sweep_listing_what_completed(tmp_path, data_dir):
     assert (sweep / "1" / "checkpoints" / "last.ckpt").exists()  # checkpoint.at_end: on
     assert not (sweep / "2").exists()  # the sweep stopped
     assert f"completed: {sweep / '0'}" in err
+    assert "rerun the same command with resume=true" in err
 
 
 def _children(pid: int) -> list[int]:

@@ -50,4 +50,9 @@ class FailedJobsSummary(Callback):
             stopped = {job for job, _, _ in bad}
             done = [str(p.parent) for p in find_results(sweep_dir) if str(p.parent) not in stopped]
             lines.append(f"the sweep was interrupted; completed: {', '.join(done) or 'none'}")
+            # without resume=true a rerun refuses every folder that holds a run or checkpoint
+            lines.append(
+                "to continue: rerun the same command with resume=true (interrupted jobs go on "
+                "from their checkpoints; completed ones are left as they are)"
+            )
         print("\n".join(lines), file=sys.stderr)
