@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
                 base,
                 Path(tmp),
                 batch=16 if args.quick else args.floor_batch,
-                repeats=1 if args.quick else 5,
+                repeats=1 if args.quick else 10,
                 runs=Path(args.floor_runs) if args.floor_runs else None,
             )
         report = write_report(args.out, settings | {"threads": args.threads}, {"floor": result})
