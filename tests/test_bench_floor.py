@@ -11,6 +11,7 @@ from torch import nn
 
 from biaslab.bench import cli
 from biaslab.bench.floor import measured_time, step_flops, sweep_floor
+from biaslab.results import SCHEMA_VERSION
 
 
 def test_step_flops_counts_a_linear_layer_forward_and_backward():
@@ -51,9 +52,8 @@ def test_training_flops_scale_with_the_steps_and_the_floor_with_the_flops(tmp_pa
 
 def record(path, status, total_s):
     path.mkdir(parents=True)
-    (path / "results.json").write_text(
-        json.dumps({"status": status, "timing": {"total_s": total_s}})
-    )
+    record = {"schema_version": SCHEMA_VERSION, "status": status, "timing": {"total_s": total_s}}
+    (path / "results.json").write_text(json.dumps(record))
 
 
 def test_measured_time_counts_each_job_once_and_only_completed_ones(tmp_path):

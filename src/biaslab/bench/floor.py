@@ -11,7 +11,6 @@ every step ran at that rate, with no optimizer, Python, logging or start-up cost
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from biaslab.compose import compose_job, sweep_jobs
 from biaslab.models.build import build_model
+from biaslab.models.params import count_params
+from biaslab.results import find_results, read_results
 
 
 def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, train: bool) -> int:
@@ -61,7 +62,7 @@ def job_flops(cfg: DictConfig) -> dict:
         "members": members,
         "train_flops": members * steps * step_flops(model, x, y, train=True),
         "eval_flops": members * evaluated * per_sample_eval,
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": count_params(model)["params/total"],
     }
 
 
@@ -91,9 +92,9 @@ def measured_time(runs: Path) -> dict:
     """The sweep's own time from its records: one ``timing.total_s`` per job (a packed job's
     members share theirs), summed; completed jobs only."""
     per_job: dict[Path, float] = {}
-    for f in sorted(Path(runs).rglob("results.json")):
-        record = json.loads(f.read_text())
-        if record.get("status") != "completed":
+    for f in find_results(runs):
+        record = read_results(f)
+        if record["status"] != "completed":
             continue
         job = f.parent.parent if f.parent.name.startswith("seed=") else f.parent
         per_job[job] = float(record["timing"]["total_s"])
