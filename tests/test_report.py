@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from biaslab import report
+from biaslab.report import stats
 from biaslab.results import write_results
 
 NOISE = np.random.default_rng(0).normal(0.0, 0.002, size=(64,))
@@ -116,7 +116,7 @@ def test_equal_arms_are_equivalent_within_the_margin(tmp_path):
     narrow = build(tmp_path, margin=0.0005)
     (cmp,) = narrow.groups[0].comparisons
     assert cmp.kind == "inconclusive" and "±0.05 pts needs ≈" in cmp.verdict
-    assert cmp.seeds_needed == math.ceil(7.85 * (cmp.sd / 0.0005) ** 2 + 2)
+    assert cmp.seeds_needed == stats.seeds_needed(cmp.sd, 0.0005, cmp.test.diff)
 
 
 def test_exactly_equal_arms(tmp_path):

@@ -147,3 +147,16 @@ def test_the_tuned_key_cannot_be_the_interaction(tmp_path):
             interaction_key="optimizer.lr",
             classes=10,
         )
+
+
+def test_an_inconclusive_interaction_says_its_interval_is_not_inside_the_margin(tmp_path):
+    """An interval that straddles 0 and reaches past the margin is not "outside" it."""
+    paired_runs(tmp_path, BASE, GAIN_NARROW, width=8)
+    noisy = [
+        g + d for g, d in zip(GAIN_NARROW, [0.03, -0.02, 0.01, -0.03, 0.02, -0.004], strict=True)
+    ]
+    paired_runs(tmp_path, BASE, noisy, width=64)
+    (it,) = build(tmp_path, interaction_key="model.width=8", classes=10).interactions
+    eq = it.equivalence
+    assert it.kind == "inconclusive" and eq.ci_low < 0 < eq.ci_high
+    assert "not inside ±1 pt" in it.verdict and "outside" not in it.verdict

@@ -215,3 +215,64 @@ def test_steps_to_threshold_as_a_report_metric(tmp_path):
     assert cmp.kind == "helps" and cmp.test.diff < 0
     assert any("never reached" in why for _, _, why in rep.problems)
     assert "conditional on reaching it" in report.render_markdown(rep)
+
+
+def jittered_sweep(root: Path, table=TABLE) -> None:
+    """TABLE's runs with a per-seed jitter on the bias arm's test score (so the paired
+    differences have a spread to test)."""
+    for (bias, lr), (val, test) in table.items():
+        for s in SEEDS:
+            jitter = 0.003 * (s - 2) if bias else 0.0
+            write_run(
+                root,
+                f"lr{lr}_s{s}_{bias}",
+                seed=s,
+                bias=bias,
+                metrics={"val/acc_best": val + 0.002 * s, "test/acc": test + jitter},
+                extra={"optimizer": {"lr": lr}},
+            )
+
+
+def test_arms_chosen_at_different_values_are_also_compared_at_each_shared_value(tmp_path):
+    """true chose 0.01 and false 0.001: the tuned difference (+5 pts) mixes the bias with the
+    lr. The report compares the arms at each lr both ran (-6, -2, +35 pts) and flags the
+    verdict with that range."""
+    jittered_sweep(tmp_path)
+    rep = build(tmp_path, classes=10)
+    at = {a.at: a.cmp.test.diff for a in rep.at_same_value}
+    assert at == pytest.approx({0.001: -0.06, 0.01: -0.02, 0.1: 0.35})
+    (cmp,) = rep.comparisons
+    assert cmp.test.diff == pytest.approx(0.05)
+    (flag,) = [f for f in cmp.flags if "different" in f]
+    assert "chosen at different `optimizer.lr` (0.01 vs 0.001)" in flag
+    assert "the difference is -6.0 to +35.0 pts (3 values)" in flag
+    md = report.render_markdown(rep)
+    assert "## Arms at the same `optimizer.lr`" in md
+    assert "| optimizer.lr=0.001 | optimizer.lr=0.01 | optimizer.lr=0.1 |" in md
+    assert f"  - ⚠ {flag}" in md
+
+
+def test_arms_at_the_same_chosen_value_are_not_flagged(tmp_path):
+    same = {**TABLE, (False, 0.001): (0.80, 0.86), (False, 0.01): (0.90, 0.93)}
+    jittered_sweep(tmp_path, same)
+    rep = build(tmp_path, classes=10)
+    assert {s.chosen for s in rep.selections} == {0.01}
+    (cmp,) = rep.comparisons
+    assert not [f for f in cmp.flags if "different" in f]
+    assert len(rep.at_same_value) == 3  # the section is still there, for every report
+
+
+def test_sources_count_every_run_read_not_only_the_chosen_ones(tmp_path):
+    """A sweep whose runs all lost the selection is still named, with its runs read."""
+    for name, lrs in (("main", (0.001, 0.01)), ("extra", (0.1,))):
+        tuned_sweep(tmp_path / name, lrs=lrs)
+        (tmp_path / name / "multirun.yaml").write_text("{}\n")  # what marks a Hydra sweep
+    rep = report.build_report(
+        report.load_files([tmp_path]),
+        select_key="optimizer.lr",
+        by="val/acc_best",
+        pool=True,
+    )
+    lines = {line.split("`")[1].rsplit("/", 1)[-1]: line for line in rep.sources if "`" in line}
+    assert "20 runs read; used 5 seeds in 1 group" in lines["main"]
+    assert lines["extra"].endswith("10 runs read; none used")

@@ -8,6 +8,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
@@ -51,6 +52,35 @@ def test_collapsed_pair_is_excluded_and_named(tmp_path):
     assert blind.usable == [0, 1, 2, 3, 4] and blind.test.diff < 0.05
 
 
+def test_a_verdict_that_rests_on_an_excluded_pair_says_so(tmp_path):
+    """The excluded pair is the treatment's collapse: with it kept the difference straddles
+    0, so the "helps" verdict carries a flag with the all-pairs test and the exact test of
+    the collapse counts; where it does not change the answer there is no flag."""
+    paired_runs(tmp_path, [0.30, 0.32, 0.34, 0.31, 0.33], [0.10, 0.11, 0.09, 0.12, 0.10])
+    write_run(tmp_path, "w25_s2_True", seed=2, bias=True, metrics={"test/acc": 0.089})
+    rep = build(tmp_path, classes=10)
+    (cmp,) = rep.comparisons
+    assert cmp.kind == "helps"
+    all_pairs = sps.ttest_rel([0.40, 0.43, 0.089, 0.43, 0.43], [0.30, 0.32, 0.34, 0.31, 0.33])
+    assert cmp.all_pairs.p == pytest.approx(all_pairs.pvalue)
+    assert cmp.did_not_learn == (1, 0, 1.0)
+    (flag,) = cmp.flags
+    assert flag.startswith("with the 1 excluded pair kept the difference is +3.6 pts")
+    assert "this verdict rests on leaving it out (did not learn: `true` 1/5" in flag
+    assert "every paired seed kept" in report.render_markdown(rep)
+    # an excluded pair whose difference is like the others' (a train loss at ln 10 but a
+    # good test score): the all-pairs interval stays above 0, no flag
+    write_run(
+        tmp_path,
+        "w25_s2_True",
+        seed=2,
+        bias=True,
+        metrics={"test/acc": 0.43, "train/loss": math.log(10)},
+    )
+    (cmp,) = build(tmp_path, classes=10).comparisons
+    assert cmp.all_pairs.ci_low > 0 and cmp.kind == "helps" and not cmp.flags
+
+
 def test_train_loss_at_ln_classes_means_not_learned():
     run = report.Run("r", "completed", 0, {}, {"test/acc": 0.4, "train/loss": math.log(10)})
     assert "≈ ln 10" in learned.why_not_learned(run, "test/acc", 10)
@@ -84,7 +114,6 @@ def test_tost_against_hand_computation():
     assert (eq.ci_low, eq.ci_high) == pytest.approx((-half, half))
     assert eq.equivalent and eq.p < 0.05
     assert not stats.tost(d, half * 0.9).equivalent  # the margin inside the interval
-    assert stats.seeds_needed(0.5, 1.0) == math.ceil(7.85 * 0.25 + 2)
 
 
 def test_difference_outside_the_margin_is_not_equivalent(tmp_path):
@@ -93,7 +122,40 @@ def test_difference_outside_the_margin_is_not_equivalent(tmp_path):
     (cmp,) = build(tmp_path).groups[0].comparisons
     assert cmp.test.p > 0.05 and not cmp.equivalence.equivalent
     assert cmp.kind == "inconclusive"
-    assert f"±1 pt needs ≈ {cmp.seeds_needed} seeds at 80 % power" in cmp.verdict
+    assert f"±1 pt needs ≈ {cmp.seeds_needed} seeds at 80 % power (TOST" in cmp.verdict
+
+
+@pytest.mark.parametrize(("sd", "diff"), [(0.5, -0.7), (1.2, -0.63), (0.5, 0.0)])
+def test_seeds_needed_give_a_tost_80_percent_power(sd, diff):
+    """The seed count is the TOST's, at the observed difference: with it, simulated paired
+    differences show equivalence within ±1 about 80 % of the time, and with one seed fewer
+    less often. (The t-test formula 7.85 (s/δ)² + 2 said 4 seeds for SD 0.5 whatever the
+    difference, where at -0.7 the TOST needs about 19.)"""
+    n = stats.seeds_needed(sd, 1.0, diff)
+    rng = np.random.default_rng(0)
+
+    def rate(k):
+        return np.mean([stats.tost(rng.normal(diff, sd, k), 1.0).equivalent for _ in range(3000)])
+
+    assert 0.77 <= rate(n) <= 0.86
+    assert rate(n - 1) < rate(n) or n <= 3
+
+
+def test_no_seed_count_when_the_observed_difference_is_past_the_margin(tmp_path):
+    assert stats.seeds_needed(1.0, 1.0, 1.2) is None and stats.seeds_needed(1.0, 1.0, -1.0) is None
+    # +1.5 pts on average, SD 3 pts: inconclusive, and no seed count can make it equivalent
+    paired_runs(tmp_path, [0.8] * 5, [0.05, -0.02, 0.03, -0.01, 0.025])
+    (cmp,) = build(tmp_path).groups[0].comparisons
+    assert cmp.kind == "inconclusive" and cmp.seeds_needed is None
+    assert "no number of seeds shows ±1 pt at the observed difference" in cmp.verdict
+
+
+def test_a_clear_verdict_gets_no_seed_count(tmp_path):
+    paired_runs(tmp_path, [0.30, 0.32, 0.34, 0.31, 0.33], [0.10, 0.11, 0.09, 0.12, 0.10])
+    rep = build(tmp_path, classes=10)
+    (cmp,) = rep.groups[0].comparisons
+    assert cmp.kind == "helps"
+    assert "seeds for 80 % power" not in report.render_markdown(rep)
 
 
 # ---------------------------------------------------------------- multiplicity
@@ -244,7 +306,8 @@ def test_mixed_sweeps_are_refused_and_pool_accepts_them(tmp_path, capsys):
     assert report.main([str(tmp_path), "--pool", "--out", str(tmp_path / "out")]) == 0
     md = (tmp_path / "out" / "report.md").read_text()
     sources = md.split("## Sources")[1].split("##")[0]
-    assert f"`{tmp_path / 'a'}`: 5 seeds" in sources and f"`{tmp_path / 'b'}`: 5 seeds" in sources
+    assert f"`{tmp_path / 'a'}`: 10 runs read; used 5 seeds" in sources
+    assert f"`{tmp_path / 'b'}`: 10 runs read; used 5 seeds" in sources
     assert "Pooled with `--pool`" in sources
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biaslab.report import interaction, learned
+from biaslab.report import interaction, learned, same_value
 from biaslab.report.analysis import Group, analyze, choose_baseline, swept_keys, why_unusable
 from biaslab.report.load import Run
 from biaslab.report.provenance import provenance
@@ -45,6 +45,8 @@ class Report:
     interaction_key: str | None = None  # --interaction's KEY
     interactions: list[interaction.Interaction] = field(default_factory=list)
     interactions_skipped: list[str] = field(default_factory=list)  # why, per context or value
+    # the arms at each value of the tuned key both ran (--select): a sensitivity check
+    at_same_value: list[same_value.AtValue] = field(default_factory=list)
 
     @property
     def comparisons(self):
@@ -83,25 +85,32 @@ def build_report(
             problems.append((r.source, r.status, why))
     swept = swept_keys([r for r in runs if r.config])
     group_keys = [k for k in swept if k not in (compare, select_key)]
+    cache: dict[str, int | None] = {}
+    failed: dict[int, str] = {}  # every usable run's learned-check, chosen or not
+    for r in usable:
+        k = classes if classes is not None else learned.classes_of(r, cache)
+        why = learned.why_not_learned(r, metric, k)
+        if why is not None:
+            failed[id(r)] = why
+    every_value = usable
     selections: list[Selection] = []
     if select_key is not None:
         selections = select(runs, compare, select_key, by, group_keys)
         usable = keep_selected(usable, selections, compare, select_key, group_keys)
+    all_failed, failed = failed, {id(r): failed[id(r)] for r in usable if id(r) in failed}
     values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
     base = choose_baseline(values, baseline) if values else None
     margin = default_margin(metric) if margin is None else margin
-    cache: dict[str, int | None] = {}
-    failed: dict[int, str] = {}
     used_classes: dict[int, int] = {}
     for r in usable:
         k = classes if classes is not None else learned.classes_of(r, cache)
         if k is not None:
             used_classes[k] = used_classes.get(k, 0) + 1
-        why = learned.why_not_learned(r, metric, k)
-        if why is not None:
-            failed[id(r)] = why
     groups = analyze(usable, compare, metric, base, group_keys, failed, margin) if usable else []
-    sources = check_sources(groups, compare, pool)
+    read: dict[str, int] = {}
+    for r in runs:
+        read[r.sweep] = read.get(r.sweep, 0) + 1
+    sources = check_sources(groups, compare, pool, read)
     rep = Report(
         command,
         compare,
@@ -125,6 +134,18 @@ def build_report(
     rep.family_size = apply_holm(rep.comparisons)
     for cmp in rep.comparisons:
         decide(cmp, metric, margin)
+    if select_key is not None and base is not None:
+        rep.at_same_value = same_value.at_shared_values(
+            every_value, compare, metric, base, group_keys, select_key, all_failed, margin
+        )
+        same_value.flag_differing_choices(
+            [(g.key, c) for g in groups for c in g.comparisons],
+            selections,
+            base,
+            rep.at_same_value,
+            select_key,
+            metric,
+        )
     if interaction_key is not None:
         key, reference = interaction.parse(interaction_key)
         if key == select_key:

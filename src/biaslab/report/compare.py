@@ -59,6 +59,10 @@ class Comparison:
     verdict: str = ""
     flags: list[str] = field(default_factory=list)  # e.g. the robust checks disagree
     twin: Comparison | None = None  # an earlier value whose runs are these, bit for bit
+    # where pairs were excluded: the t-test over every paired seed (a sensitivity check), and
+    # (value, baseline, exact paired p) of the runs that did not learn per arm
+    all_pairs: stats.PairedTest | None = None
+    did_not_learn: tuple[int, int, float] | None = None
 
     @property
     def n_pairs(self) -> int:
@@ -115,6 +119,14 @@ def compare(
             cmp.not_learned.append((s, "; ".join(whys)))
         else:
             cmp.usable.append(s)
+    if cmp.not_learned and len(paired) >= 2:
+        cmp.all_pairs = stats.paired_test(
+            [by_seed[s] for s in paired], [base_by_seed[s] for s in paired]
+        )
+        value_bad = [any(id(r) in failed for r in value_runs[s]) for s in paired]
+        base_bad = [any(id(r) in failed for r in base_runs[s]) for s in paired]
+        _, _, p = stats.paired_solve_test(value_bad, base_bad)
+        cmp.did_not_learn = (sum(value_bad), sum(base_bad), p)
     if len(cmp.usable) >= 2:
         d = np.array([cmp.diffs[s] for s in cmp.usable])
         cmp.test = stats.paired_test(
@@ -126,7 +138,7 @@ def compare(
         if margin is not None:
             cmp.equivalence = stats.tost(d, margin)
             if cmp.sd > 0:
-                cmp.seeds_needed = stats.seeds_needed(cmp.sd, margin)
+                cmp.seeds_needed = stats.seeds_needed(cmp.sd, margin, cmp.test.diff)
     if metric.endswith("_over_baseline") and paired:
         cmp.solve = _solve_test(
             [by_seed[s] < TRIVIAL_CUTOFF for s in paired],

@@ -13,7 +13,7 @@ from typing import Any
 from biaslab.report import stats
 from biaslab.report.analysis import Group, choose_baseline
 from biaslab.report.compare import MIN_PAIRS, Comparison
-from biaslab.report.values import fmt_value, ident, lower_is_better
+from biaslab.report.values import fmt_num, fmt_value, ident, lower_is_better
 from biaslab.report.verdict import ALPHA, fmt_equivalence, fmt_margin, fmt_test
 
 
@@ -164,8 +164,9 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         else:
             it.kind = "inconclusive"
             bound = (
-                f"outside {fmt_margin(margin, metric)}"
-                if margin is not None
+                f"90 % CI [{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}] "
+                f"not inside {fmt_margin(margin, metric)}"
+                if eq is not None and margin is not None
                 else "no equivalence margin for this metric (give --margin)"
             )
             it.verdict = f"inconclusive, gain at {level} minus gain at {ref}: {shown}; {bound}"

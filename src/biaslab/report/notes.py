@@ -25,6 +25,19 @@ def selection(rep: Report) -> list[str]:
         f"arm is compared at its chosen value, paired by seed. Rule: {TIE_RULE}. The test "
         f"metric `{rep.metric}` is never read for the choice.",
         "",
+        "The choice and the comparison use the same seeds: a seed that trains well at a value "
+        "scores well on validation and on test alike, so an arm's test mean at its chosen "
+        "value is biased upward by the choice, the more so where its grid's validation means "
+        f"lie close together. *Arms at the same `{key}`* below compares the arms free of the "
+        f"choice. `{by}` is read as the run recorded it"
+        + (
+            " (the best validation score during training), while the test score is read "
+            "at the end of training"
+            if by.endswith("_best")
+            else ""
+        )
+        + ".",
+        "",
     ]
     grid = sorted(
         {ident(c.value): c.value for s in rep.selections for c in s.candidates}.values(),
@@ -129,8 +142,9 @@ def method(rep: Report) -> str:
         "value's test instead of adding a second one); verdicts use the adjusted "
         f'p. "helps"/"hurts": adjusted p < {ALPHA}. "equivalent within ±δ": the 90 % t '
         "interval of the mean paired difference lies inside ±δ (two one-sided tests, not "
-        'Holm-adjusted). Otherwise "inconclusive", with the seeds a paired t-test would need '
-        "for 80 % power at δ: n ≈ 7.85 (s/δ)² + 2 from the observed paired SD s. Beside the "
+        'Holm-adjusted). Otherwise "inconclusive", with the seeds the TOST would need for 80 % '
+        "power if the true difference were the observed mean d and the paired SD the observed "
+        "s (noncentral t; none when |d| ≥ δ, where no number of seeds would show it). Beside the "
         "t-test: the Wilcoxon signed-rank test and a BCa bootstrap 95 % CI of the mean "
         f"difference (scipy.stats.bootstrap, {stats.BOOTSTRAP_RESAMPLES} resamples, seed "
         f"{stats.BOOTSTRAP_SEED}); where either disagrees with the t-test on whether the "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from biaslab.report import interaction, learned, stats
+from biaslab.report import interaction, learned, same_value, stats
 from biaslab.report.build import Report
 from biaslab.report.compare import Comparison
 from biaslab.report.markdown import counts, direction, md_table, mean_std, seeds
@@ -15,7 +15,7 @@ from biaslab.report.values import (
     fmt_value,
     ident,
 )
-from biaslab.report.verdict import ALPHA, fmt_margin, fmt_test
+from biaslab.report.verdict import ALPHA, fmt_did_not_learn, fmt_margin, fmt_test
 
 
 def _pct(ci: tuple[float, float]) -> str:
@@ -30,6 +30,11 @@ def _details(cmp: Comparison, metric: str, base: str) -> list[str]:
     ]
     for seed, why in cmp.not_learned:
         out.append(f"  - seed {seed} did not learn, pair excluded: {why}")
+    if cmp.all_pairs is not None:
+        out.append(
+            f"  - every paired seed kept (those that did not learn too): paired t "
+            f"{fmt_test(cmp.all_pairs, metric)}; {fmt_did_not_learn(cmp)}"
+        )
     if cmp.test is not None:
         t = f"paired t: {fmt_test(cmp.test, metric, cmp.p_holm)}"
         lo, hi = cmp.bootstrap
@@ -46,7 +51,11 @@ def _details(cmp: Comparison, metric: str, base: str) -> list[str]:
         )
         eq = cmp.equivalence
         if eq is not None:
-            need = f"; {cmp.seeds_needed} seeds for 80 % power" if cmp.seeds_needed else ""
+            need = (
+                f"; {cmp.seeds_needed} seeds for 80 % power at the observed difference"
+                if cmp.seeds_needed and cmp.kind == "inconclusive"
+                else ""
+            )
             out.append(
                 f"  - TOST within {fmt_margin(eq.margin, metric)}: 90 % CI "
                 f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}], {fmt_p(eq.p)}; "
@@ -137,6 +146,8 @@ def render_markdown(rep: Report) -> str:
             out += _details(cmp, m, base)
         out.append("")
     out += selection(rep)
+    if rep.select:
+        out += same_value.render(rep.at_same_value, rep.select, rep.metric)
     out += batch_norm_note(rep)
     out += ["## Runs not used", ""]
     if rep.problems:

@@ -21,9 +21,12 @@ def _sweeps(group: Any) -> dict[str, set]:
     return seeds
 
 
-def check_sources(groups: Sequence[Any], compare: str, pool: bool) -> list[str]:
+def check_sources(
+    groups: Sequence[Any], compare: str, pool: bool, read: dict[str, int] | None = None
+) -> list[str]:
     """Raise ValueError on mixed sweeps or duplicate (config, seed) runs unless ``pool``;
-    return the lines that say where the runs came from (seeds per sweep)."""
+    return the lines that say where the runs came from: per sweep, the runs read (``read``,
+    before any tuned selection) and the seeds used per group."""
     for g in groups:
         sweeps = _sweeps(g)
         if len(sweeps) > 1 and not pool:
@@ -44,10 +47,13 @@ def check_sources(groups: Sequence[Any], compare: str, pool: bool) -> list[str]:
         for sweep, seeds in _sweeps(g).items():
             per_sweep[sweep][g.label] |= seeds
     lines = []
-    for sweep, by_group in sorted(per_sweep.items()):
+    for sweep in sorted(set(per_sweep) | set(read or {})):
+        by_group = per_sweep.get(sweep, {})
         n = sum(len(s) for s in by_group.values())
         cells = ", ".join(f"{lb}: {len(s)}" for lb, s in by_group.items())
-        lines.append(f"- `{sweep}`: {n} seeds over {len(by_group)} groups ({cells})")
+        k = len(by_group)
+        used = f"used {n} seeds in {k} group{'s' * (k != 1)} ({cells})" if k else "none used"
+        lines.append(f"- `{sweep}`: " + (f"{read[sweep]} runs read; " if read else "") + used)
     mixed = [g.label for g in groups if len(_sweeps(g)) > 1]
     if pool and mixed:
         lines.append(

@@ -134,11 +134,40 @@ def tost(differences: Sequence[float], margin: float, alpha: float = 0.05) -> Eq
     return Equivalence(margin, mean - half, mean + half, max(p_low, p_high))
 
 
-def seeds_needed(sd: float, margin: float) -> int:
-    """Pairs a two-sided paired t-test needs to detect a difference of ``margin`` at 80 %
-    power and alpha 0.05, from the paired SD: n ≈ 7.85 (sd / margin)² + 2
-    (7.85 = (1.96 + 0.84)², the +2 for estimating the SD)."""
-    return math.ceil(7.85 * (sd / margin) ** 2 + 2)
+def tost_power(n: int, sd: float, margin: float, diff: float, alpha: float = 0.05) -> float:
+    """Power of the paired TOST within ±``margin`` with ``n`` pairs when the true mean
+    difference is ``diff`` and the paired SD ``sd``: each one-sided t-test's rejection
+    probability from the noncentral t, combined as P(low) + P(high) − 1 (the usual lower
+    bound; close to exact once the power is high, and 0 below it)."""
+    df = n - 1
+    crit = float(stats.t.ppf(1 - alpha, df))
+    scale = math.sqrt(n) / sd
+    low = float(stats.nct.sf(crit, df, (diff + margin) * scale))
+    high = float(stats.nct.sf(crit, df, (margin - diff) * scale))
+    return max(0.0, low + high - 1.0)
+
+
+def seeds_needed(
+    sd: float, margin: float, diff: float, power: float = 0.8, limit: int = 10_000
+) -> int | None:
+    """Pairs a paired TOST within ±``margin`` needs for ``power`` at alpha 0.05 if the true
+    difference is ``diff`` (the report passes the observed one); None when
+    |diff| ≥ margin (no number of seeds shows equivalence then) or beyond ``limit``."""
+    if abs(diff) >= margin:
+        return None
+    n = 2
+    while tost_power(n, sd, margin, diff) < power:
+        n = n * 2 if n < 64 else n + max(1, n // 8)  # coarse steps, then refined below
+        if n > limit:
+            return None
+    lo = max(2, n // 2)
+    while lo < n:  # smallest n with enough power (power rises with n)
+        mid = (lo + n) // 2
+        if tost_power(mid, sd, margin, diff) >= power:
+            n = mid
+        else:
+            lo = mid + 1
+    return n
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

@@ -147,6 +147,12 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
         better = cmp.test.diff < 0 if lower else cmp.test.diff > 0
         cmp.kind = "helps" if better else "hurts"
         cmp.verdict = f"{cmp.label} {cmp.kind}: {shown}"
+        if cmp.all_pairs is not None and cmp.all_pairs.ci_low <= 0 <= cmp.all_pairs.ci_high:
+            cmp.flags.append(
+                f"with the {n_bad} excluded pair{'s' if n_bad > 1 else ''} kept the difference "
+                f"is {fmt_test(cmp.all_pairs, metric)}: this verdict rests on leaving "
+                f"{'them' if n_bad > 1 else 'it'} out ({fmt_did_not_learn(cmp)})"
+            )
         return
     if solve is not None and solve.p_holm < ALPHA:
         _solve_verdict(cmp, shown, "")
@@ -160,10 +166,23 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
     if margin is None:
         need = "no equivalence margin for this metric (give --margin)"
     elif cmp.seeds_needed is not None:
-        need = f"{fmt_margin(margin, metric)} needs ≈ {cmp.seeds_needed} seeds at 80 % power"
-    else:
-        need = f"outside {fmt_margin(margin, metric)}"
+        need = (
+            f"{fmt_margin(margin, metric)} needs ≈ {cmp.seeds_needed} seeds at 80 % power "
+            "(TOST, at the observed difference)"
+        )
+    else:  # the observed difference is at or past the margin
+        need = f"no number of seeds shows {fmt_margin(margin, metric)} at the observed difference"
     cmp.verdict = f"inconclusive: {shown}; {need}"
+
+
+def fmt_did_not_learn(cmp: Comparison) -> str:
+    """ "did not learn: `value` 1/5, baseline 0/5, exact paired p=1"."""
+    value, base, p = cmp.did_not_learn
+    n = cmp.n_pairs
+    return (
+        f"did not learn: `{fmt_value(cmp.value)}` {value}/{n}, baseline {base}/{n}, "
+        f"exact paired {fmt_p(p)}"
+    )
 
 
 def _solve_verdict(cmp: Comparison, shown: str, solve_text: str) -> None:
