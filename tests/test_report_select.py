@@ -276,3 +276,28 @@ def test_sources_count_every_run_read_not_only_the_chosen_ones(tmp_path):
     lines = {line.split("`")[1].rsplit("/", 1)[-1]: line for line in rep.sources if "`" in line}
     assert "20 runs read; used 5 seeds in 1 group" in lines["main"]
     assert lines["extra"].endswith("10 runs read; none used")
+
+
+def test_a_run_at_chance_on_validation_counts_against_its_value(tmp_path):
+    """The selection's failures are the comparison's: a seed that stayed at chance at lr 0.01
+    (val/acc_best 9.5 %, 10 classes) makes 0.01 lose to 0.001, whose runs all learned,
+    though 0.01's mean over all five runs is still the highest."""
+    table = {**TABLE, (True, 0.001): (0.70, 0.80), (True, 0.1): (0.60, 0.95)}
+    tuned_sweep(tmp_path, table)
+    write_run(
+        tmp_path,
+        "w25_lr0.01_s2_True",
+        seed=2,
+        bias=True,
+        metrics={"val/acc_best": 0.095, "test/acc": 0.10},
+        extra={"optimizer": {"lr": 0.01}},
+    )
+    assert select.at_chance(0.095, "val/acc_best", 10) and not select.at_chance(0.2, "val/acc", 10)
+    rep = build(tmp_path, classes=10)
+    (sel,) = [s for s in rep.selections if s.arm is True]
+    by_value = {c.value: c for c in sel.candidates}
+    assert by_value[0.01].failed == 1 and by_value[0.001].failed == 0
+    assert sel.chosen == 0.001
+    # without a chance level nothing says the run failed, and 0.01 wins on its mean
+    (blind,) = [s for s in build(tmp_path).selections if s.arm is True]
+    assert blind.chosen == 0.01

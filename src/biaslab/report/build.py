@@ -95,7 +95,14 @@ def build_report(
     every_value = usable
     selections: list[Selection] = []
     if select_key is not None:
-        selections = select(runs, compare, select_key, by, group_keys)
+        selections = select(
+            runs,
+            compare,
+            select_key,
+            by,
+            group_keys,
+            lambda r: classes if classes is not None else learned.classes_of(r, cache),
+        )
         usable = keep_selected(usable, selections, compare, select_key, group_keys)
     all_failed, failed = failed, {id(r): failed[id(r)] for r in usable if id(r) in failed}
     values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())

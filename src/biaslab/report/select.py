@@ -5,9 +5,11 @@ Within one group (the runs that agree on every swept key but the compared key, t
 key and the seed) and one arm (one value of the compared key), every value of the selected
 key is scored by the mean of the ``by`` metric over its runs. The rule, in order:
 
-1. fewer *failed* runs is better: a run that did not complete (diverged, failed) or has no
-   finite ``by`` value counts as failed, so a learning rate at which a seed blows up loses
-   to one at which none does;
+1. fewer *failed* runs is better: a run that did not complete (diverged, failed), has no
+   finite ``by`` value, or did not learn by ``by`` (an accuracy within the learned-check's
+   margin of chance, a ``*_over_baseline`` ratio at or above its cutoff: the learned-check
+   of :mod:`biaslab.report.learned`, read on validation) counts as failed, so a learning
+   rate at which a seed blows up or stays at chance loses to one at which none does;
 2. then the better mean ``by`` value (higher or lower, from the metric's name);
 3. then, on an exact tie, the value that comes first in sorted order (the smallest).
 
@@ -18,16 +20,18 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from biaslab.report.learned import CHANCE_MARGIN, TRIVIAL_CUTOFF
 from biaslab.report.load import Run
-from biaslab.report.values import fmt_value, ident, lower_is_better, sort_key
+from biaslab.report.values import fmt_value, ident, lower_is_better, scale, sort_key
 
 TIE_RULE = (
-    "fewest failed runs (not completed, or no finite value) first, then the best mean, then "
-    "on an exact tie the smallest value"
+    "fewest failed runs (not completed, no finite value, or at chance on it: the "
+    "learned-check read on validation) first, then the best mean, then on an exact tie the "
+    "smallest value"
 )
 
 
@@ -70,11 +74,26 @@ def _finite(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def score(runs: Sequence[Run], by: str) -> tuple[int, float]:
-    """(failed runs, mean ``by`` over the others) of one candidate's runs."""
-    values = [_finite(r.metrics.get(by)) if r.status == "completed" else None for r in runs]
-    good = [v for v in values if v is not None]
-    return len(values) - len(good), (math.fsum(good) / len(good) if good else math.nan)
+def at_chance(value: float, by: str, classes: int | None) -> bool:
+    """Whether ``by``'s value says the run did not learn (the learned-check's thresholds)."""
+    if by.endswith("_over_baseline"):
+        return value >= TRIVIAL_CUTOFF
+    if classes is None or scale(by) != 100.0:
+        return False
+    return value <= 1.0 / classes + CHANCE_MARGIN
+
+
+def score(
+    runs: Sequence[Run], by: str, classes: Callable[[Run], int | None] = lambda r: None
+) -> tuple[int, float]:
+    """(failed runs, mean ``by`` over the others) of one candidate's runs; ``classes`` gives a
+    run's number of classes (its chance level)."""
+    good = []
+    for r in runs:
+        v = _finite(r.metrics.get(by)) if r.status == "completed" else None
+        if v is not None and not at_chance(v, by, classes(r)):
+            good.append(v)
+    return len(runs) - len(good), (math.fsum(good) / len(good) if good else math.nan)
 
 
 def choose(candidates: Sequence[Candidate], by: str) -> Any:
@@ -89,10 +108,16 @@ def choose(candidates: Sequence[Candidate], by: str) -> Any:
 
 
 def select(
-    runs: Sequence[Run], compare: str, key: str, by: str, group_keys: Sequence[str]
+    runs: Sequence[Run],
+    compare: str,
+    key: str,
+    by: str,
+    group_keys: Sequence[str],
+    classes: Callable[[Run], int | None] = lambda r: None,
 ) -> list[Selection]:
     """One :class:`Selection` per (group, arm) among ``runs`` (every run with the compared
-    key, usable on the test metric or not: a diverged run counts against its value)."""
+    key, usable on the test metric or not: a diverged run counts against its value);
+    ``classes`` as in :func:`score`."""
     cells: dict[tuple[tuple[str, ...], str], dict[str, list[Run]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -106,7 +131,7 @@ def select(
         first = next(iter(by_value.values()))[0]
         sel = Selection(tuple((k, first.config.get(k)) for k in group_keys), first.config[compare])
         for rs in by_value.values():
-            failed, mean = score(rs, by)
+            failed, mean = score(rs, by, classes)
             sel.candidates.append(Candidate(rs[0].config.get(key), len(rs), failed, mean))
         sel.candidates.sort(key=lambda c: sort_key(c.value))
         sel.chosen = choose(sel.candidates, by)
