@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # Extra pip arguments, e.g. PIP_EXTRA="torch==2.14.1 torchvision==0.29.1" to pin a matching pair.
 PIP_EXTRA ?=
 
-.PHONY: install train test test-fast lint bench publish clean
+.PHONY: install train test test-fast lint bench publish reports clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ publish: install
 	  (cd $$d && find . -name results.json -exec cp --parents {} $(CURDIR)/$$dest/ \;); \
 	done
 	$(PY) -m biaslab.report results/$(EXP)/runs --out results/$(EXP) $(ARGS)
+
+# Rebuild every published report from the committed runs, each with the command its header
+# records (after a change to the report code, so that every report reads alike).
+reports: install
+	set -e; for f in $$(find results -name report.md | sort); do \
+	  cmd=$$(sed -n 's/^Command: `python \(-m biaslab\.report .*\)`$$/\1/p' $$f); \
+	  test -n "$$cmd" || { echo "$$f: no 'Command: \`python -m biaslab.report …\`' line"; exit 2; }; \
+	  $(PY) $$cmd > /dev/null; echo "rebuilt $$f"; \
+	done
 
 clean:
 	rm -rf outputs multirun wandb .pytest_cache
