@@ -160,3 +160,19 @@ def test_an_inconclusive_interaction_says_its_interval_is_not_inside_the_margin(
     eq = it.equivalence
     assert it.kind == "inconclusive" and eq.ci_low < 0 < eq.ci_high
     assert "not inside ±1 pt" in it.verdict and "outside" not in it.verdict
+
+
+def test_an_interaction_carries_the_signed_rank_check(tmp_path):
+    """Six seeds all one way: Wilcoxon agrees (p=2/64). Five: the t-test alone cannot be
+    trusted to say so, since the signed-rank test's smallest p with 5 pairs is 0.0625."""
+    paired_runs(tmp_path, BASE, GAIN_NARROW, width=8)
+    paired_runs(tmp_path, BASE, GAIN_WIDE, width=64)
+    (it,) = build(tmp_path, interaction_key="model.width=8", classes=10).interactions
+    assert it.wilcoxon_p == pytest.approx(2 / 64)
+    assert "Wilcoxon signed-rank p=0.031" in it.verdict and "does not agree" not in it.verdict
+    five = tmp_path / "five"
+    paired_runs(five, BASE[:5], GAIN_NARROW[:5], width=8)
+    paired_runs(five, BASE[:5], GAIN_WIDE[:5], width=64)
+    (it,) = build(five, interaction_key="model.width=8", classes=10).interactions
+    assert it.p_holm < 0.05 and it.wilcoxon_p == pytest.approx(0.0625)
+    assert "(does not agree that it differs from 0)" in it.verdict

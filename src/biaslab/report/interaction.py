@@ -13,7 +13,7 @@ from typing import Any
 from biaslab.report import stats
 from biaslab.report.analysis import Group, choose_baseline
 from biaslab.report.compare import MIN_PAIRS, Comparison
-from biaslab.report.values import fmt_num, fmt_value, ident, lower_is_better
+from biaslab.report.values import fmt_num, fmt_p, fmt_value, ident, lower_is_better
 from biaslab.report.verdict import ALPHA, fmt_equivalence, fmt_margin, fmt_test
 
 
@@ -31,6 +31,7 @@ class Interaction:
     test: stats.PairedTest | None = None
     equivalence: stats.Equivalence | None = None
     p_holm: float = math.nan
+    wilcoxon_p: float = math.nan  # the signed-rank check beside the t-test
     kind: str = ""  # larger / smaller / same / inconclusive
     verdict: str = ""
 
@@ -126,6 +127,7 @@ def _interaction(
     it = Interaction(key, level, ref, cmp.label, context, diffs)
     if len(usable) >= 2:
         it.test = stats.paired_test(at_level, at_ref)
+        it.wilcoxon_p = stats.wilcoxon_p(list(diffs.values()))
         if margin is not None:
             it.equivalence = stats.tost(list(diffs.values()), margin)
     return it
@@ -148,7 +150,11 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
             usable = len(it.diffs)
             it.verdict = f"inconclusive: {usable} seeds usable at both levels, need {MIN_PAIRS}"
             continue
-        shown = fmt_test(it.test, metric, it.p_holm)
+        shown = (
+            fmt_test(it.test, metric, it.p_holm) + f"; Wilcoxon signed-rank {fmt_p(it.wilcoxon_p)}"
+        )
+        if it.p_holm < ALPHA and it.wilcoxon_p >= ALPHA:
+            shown += " (does not agree that it differs from 0)"
         eq = it.equivalence
         if it.p_holm < ALPHA:
             larger = it.test.diff > 0
