@@ -163,8 +163,9 @@ def test_an_inconclusive_interaction_says_its_interval_is_not_inside_the_margin(
 
 
 def test_an_interaction_carries_the_signed_rank_check(tmp_path):
-    """Six seeds all one way: Wilcoxon agrees (p=2/64). Five: the t-test alone cannot be
-    trusted to say so, since the signed-rank test's smallest p with 5 pairs is 0.0625."""
+    """Six seeds all one way: Wilcoxon agrees (p=2/64). Five: the signed-rank test cannot
+    reject at all (its smallest p with 5 pairs is 0.0625), which is said, not called a
+    disagreement. Six with one seed the other way: it does not agree."""
     paired_runs(tmp_path, BASE, GAIN_NARROW, width=8)
     paired_runs(tmp_path, BASE, GAIN_WIDE, width=64)
     (it,) = build(tmp_path, interaction_key="model.width=8", classes=10).interactions
@@ -175,4 +176,12 @@ def test_an_interaction_carries_the_signed_rank_check(tmp_path):
     paired_runs(five, BASE[:5], GAIN_WIDE[:5], width=64)
     (it,) = build(five, interaction_key="model.width=8", classes=10).interactions
     assert it.p_holm < 0.05 and it.wilcoxon_p == pytest.approx(0.0625)
+    assert (
+        "Wilcoxon signed-rank p=0.062 (the smallest possible with 5 pairs is 0.062)" in it.verdict
+    )
+    mixed = tmp_path / "mixed"
+    paired_runs(mixed, BASE, GAIN_NARROW, width=8)
+    paired_runs(mixed, BASE, [*GAIN_WIDE[:5], 0.075], width=64)
+    (it,) = build(mixed, interaction_key="model.width=8", classes=10).interactions
+    assert it.p_holm < 0.05 and it.wilcoxon_p >= 0.05
     assert "(does not agree that it differs from 0)" in it.verdict

@@ -153,7 +153,10 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         shown = (
             fmt_test(it.test, metric, it.p_holm) + f"; Wilcoxon signed-rank {fmt_p(it.wilcoxon_p)}"
         )
-        if it.p_holm < ALPHA and it.wilcoxon_p >= ALPHA:
+        floor = stats.wilcoxon_floor(len(it.diffs))
+        if floor >= ALPHA:  # too few pairs for the signed-rank test to reject at all
+            shown += f" (the smallest possible with {len(it.diffs)} pairs is {floor:.2g})"
+        elif it.p_holm < ALPHA and it.wilcoxon_p >= ALPHA:
             shown += " (does not agree that it differs from 0)"
         eq = it.equivalence
         if it.p_holm < ALPHA:
