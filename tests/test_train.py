@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from biaslab.results import read_results
 from biaslab.train import train
@@ -28,6 +29,7 @@ def test_training_learns_mnist1d_and_writes_results(make_cfg, tmp_path):
     assert rec["device"] == "cpu"
     assert rec["timing"]["fit_s"] > 0 and rec["timing"]["total_s"] >= rec["timing"]["fit_s"]
     assert {"torch", "lightning", "hydra-core"} <= set(rec["versions"])
+    assert rec["torch_threads"] == torch.get_num_threads()  # timing means little without it
     assert not list(tmp_path.glob(".results.*"))  # the atomic write left no temp file
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -109,7 +110,13 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
         return distributed.spawn(functools.partial(train, callbacks=callbacks), cfg, nprocs)
     rank_zero = distributed.global_rank() == 0  # writes results.json and logs, alone
     started = time.perf_counter()
-    provenance = {"versions": versions(), "git_commit": git_commit()}
+    # torch's intra-op threads: a run's timing means little without them (a joblib worker
+    # gets cores // n_jobs)
+    provenance = {
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "torch_threads": torch.get_num_threads(),
+    }
     seeds = [m.seed for m in members]
     job_dir = Path(cfg.paths.output_dir)
     # a packed seed also records its job: the seeds packed with it and the job's folder
