@@ -53,7 +53,7 @@ reports: install
 	set -e; for f in $$(find results -name report.md | sort); do \
 	  cmd=$$(sed -n 's/^Command: `python \(-m biaslab\.report .*\)`$$/\1/p' $$f); \
 	  test -n "$$cmd" || { echo "$$f: no 'Command: \`python -m biaslab.report …\`' line"; exit 2; }; \
-	  $(PY) $$cmd > /dev/null; echo "rebuilt $$f"; \
+	  eval "$(PY) $$cmd" > /dev/null; echo "rebuilt $$f"; \
 	done
 
 clean:

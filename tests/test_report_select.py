@@ -4,6 +4,7 @@ answer is known: each arm is compared at its own best value on validation, never
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,7 @@ def test_failed_runs_count_against_a_value_and_ties_take_the_smallest():
     assert select.choose(cands, "val/acc_best") == 0.01
     diverged = report.Run("r", "diverged", 0, {}, {"val/acc_best": 0.99})
     ok = report.Run("r", "completed", 1, {}, {"val/acc_best": 0.5})
-    assert select.score([diverged, ok], "val/acc_best") == (1, 0.5)
+    assert select.score([diverged, ok], "val/acc_best") == (1, 0.5, 0.5)
 
 
 def test_diverged_run_disqualifies_its_value(tmp_path):
@@ -245,7 +246,7 @@ def test_arms_chosen_at_different_values_are_also_compared_at_each_shared_value(
     assert cmp.test.diff == pytest.approx(0.05)
     (flag,) = [f for f in cmp.flags if "different" in f]
     assert "chosen at different `optimizer.lr` (0.01 vs 0.001)" in flag
-    assert "the difference is -6.0 to +35.0 pts (3 values)" in flag
+    assert "at the 3 `optimizer.lr` values both arms ran it is -6.0 to +35.0 pts" in flag
     md = report.render_markdown(rep)
     assert "## Arms at the same `optimizer.lr`" in md
     assert "| optimizer.lr=0.001 | optimizer.lr=0.01 | optimizer.lr=0.1 |" in md
@@ -301,3 +302,38 @@ def test_a_run_at_chance_on_validation_counts_against_its_value(tmp_path):
     # without a chance level nothing says the run failed, and 0.01 wins on its mean
     (blind,) = [s for s in build(tmp_path).selections if s.arm is True]
     assert blind.chosen == 0.01
+
+
+def test_when_every_value_failed_the_means_still_order_them():
+    """Runs at chance are failures, but where every value's runs all failed the mean over
+    every finite value still ranks them (not the smallest value by default)."""
+    cands = [
+        select.Candidate(0.001, 5, 5, math.nan, 0.97),
+        select.Candidate(0.01, 5, 5, math.nan, 0.92),
+        select.Candidate(0.1, 5, 5, math.nan, 1.0),
+    ]
+    assert select.choose(cands, "val/mse_over_baseline") == 0.01
+    assert select.choose(cands, "val/acc") == 0.1
+
+
+def test_only_accuracy_and_ratio_metrics_have_a_chance_level():
+    assert select.at_chance(0.95, "val/mse_over_baseline", None)
+    assert not select.at_chance(0.0, "val/acc_best_step", 10)  # a step, not an accuracy
+    assert not select.at_chance(0.05, "val/loss", 10)
+    assert not select.at_chance(0.05, "val/acc", None)  # no chance level known
+
+
+def test_the_differing_choice_flag_with_one_shared_value(tmp_path):
+    """Only one lr was run by both arms: the flag names that one value, and with none it
+    does not point at a section that is not there."""
+    one = {k: v for k, v in TABLE.items() if k != (True, 0.001) and k != (False, 0.1)}
+    jittered_sweep(tmp_path / "one", one)
+    (cmp,) = build(tmp_path / "one", classes=10).comparisons
+    (flag,) = [f for f in cmp.flags if "different" in f]
+    assert "at the one `optimizer.lr` value both arms ran it is -2.0 pts; see" in flag
+    none = {k: v for k, v in TABLE.items() if k in {(True, 0.01), (False, 0.001)}}
+    jittered_sweep(tmp_path / "none", none)
+    rep = build(tmp_path / "none", classes=10)
+    (flag,) = [f for f in rep.comparisons[0].flags if "different" in f]
+    assert flag.endswith("no `optimizer.lr` value of both arms has 2 usable pairs to compare")
+    assert "## Arms at the same" not in report.render_markdown(rep)

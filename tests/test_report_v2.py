@@ -81,6 +81,31 @@ def test_a_verdict_that_rests_on_an_excluded_pair_says_so(tmp_path):
     assert cmp.all_pairs.ci_low > 0 and cmp.kind == "helps" and not cmp.flags
 
 
+def test_a_verdict_the_excluded_pairs_turn_around_says_so(tmp_path):
+    """Six learned pairs at +2 pts, six where the bias arm stayed at chance: "helps" on the
+    usable pairs, the other way with every pair kept, and the flag says so."""
+    base = [0.80, 0.82, 0.81, 0.79, 0.83, 0.80] * 2
+    gains = [0.02, 0.021, 0.019, 0.022, 0.018, 0.02] + [0.0] * 6
+    paired_runs(tmp_path, base, gains)
+    for s in range(6, 12):
+        write_run(tmp_path, f"w25_s{s}_True", seed=s, bias=True, metrics={"test/acc": 0.1})
+    (cmp,) = build(tmp_path, classes=10).comparisons
+    assert cmp.kind == "helps" and cmp.all_pairs.ci_high < 0
+    (flag,) = cmp.flags
+    assert flag.startswith("with the 6 excluded pairs kept the difference is -")
+    assert (
+        ": the other way (did not learn: `true` 6/12, baseline 0/12, exact paired p=0.031)" in flag
+    )
+
+
+def test_a_seed_count_past_the_limit_is_not_called_impossible(tmp_path):
+    assert stats.seeds_needed(0.024, 0.01, 0.0099) is None  # |d| < δ, but past 10,000 seeds
+    paired_runs(tmp_path, [0.8] * 5, [0.0099 + e for e in (0.03, -0.03, 0.015, -0.015, 0.0)])
+    (cmp,) = build(tmp_path, margin=0.01).comparisons
+    assert cmp.kind == "inconclusive"
+    assert "±1 pt needs more than 10,000 seeds" in cmp.verdict
+
+
 def test_train_loss_at_ln_classes_means_not_learned():
     run = report.Run("r", "completed", 0, {}, {"test/acc": 0.4, "train/loss": math.log(10)})
     assert "≈ ln 10" in learned.why_not_learned(run, "test/acc", 10)

@@ -143,7 +143,7 @@ def build_report(
         decide(cmp, metric, margin)
     if select_key is not None and base is not None:
         rep.at_same_value = same_value.at_shared_values(
-            every_value, compare, metric, base, group_keys, select_key, all_failed, margin
+            every_value, compare, metric, base, group_keys, select_key, all_failed, margin, pool
         )
         same_value.flag_differing_choices(
             [(g.key, c) for g in groups for c in g.comparisons],

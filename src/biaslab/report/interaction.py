@@ -14,7 +14,7 @@ from biaslab.report import stats
 from biaslab.report.analysis import Group, choose_baseline
 from biaslab.report.compare import MIN_PAIRS, Comparison
 from biaslab.report.values import fmt_num, fmt_p, fmt_value, ident, lower_is_better
-from biaslab.report.verdict import ALPHA, fmt_equivalence, fmt_margin, fmt_test
+from biaslab.report.verdict import ALPHA, fmt_equivalence, fmt_margin, fmt_test, unit
 
 
 @dataclass
@@ -153,9 +153,10 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         shown = (
             fmt_test(it.test, metric, it.p_holm) + f"; Wilcoxon signed-rank {fmt_p(it.wilcoxon_p)}"
         )
-        floor = stats.wilcoxon_floor(len(it.diffs))
+        ranked = sum(d != 0 for d in it.diffs.values())  # the signed-rank test drops zeros
+        floor = stats.wilcoxon_floor(ranked)
         if floor >= ALPHA:  # too few pairs for the signed-rank test to reject at all
-            shown += f" (the smallest possible with {len(it.diffs)} pairs is {floor:.2g})"
+            shown += f" (the smallest possible with {ranked} pairs is {floor:.2g})"
         elif it.p_holm < ALPHA and it.wilcoxon_p >= ALPHA:
             shown += " (does not agree that it differs from 0)"
         eq = it.equivalence
@@ -173,8 +174,8 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
         else:
             it.kind = "inconclusive"
             bound = (
-                f"90 % CI [{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}] "
-                f"not inside {fmt_margin(margin, metric)}"
+                f"90 % CI [{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}]"
+                f"{unit(metric)} not inside {fmt_margin(margin, metric)}"
                 if eq is not None and margin is not None
                 else "no equivalence margin for this metric (give --margin)"
             )

@@ -21,14 +21,15 @@ def selection(rep: Report) -> list[str]:
         "## Tuned selection",
         "",
         f"For each group and each arm (`{rep.compare}` value), every value of `{key}` was "
-        f"scored by the mean of `{by}` over its runs ({direction(by).split(';')[0]}); the "
+        f"scored by the mean of `{by}` over its runs that did not fail "
+        f"({direction(by).split(';')[0]}); the "
         f"arm is compared at its chosen value, paired by seed. Rule: {TIE_RULE}. The test "
         f"metric `{rep.metric}` is never read for the choice.",
         "",
         "The choice and the comparison use the same seeds: a seed that trains well at a value "
         "scores well on validation and on test alike, so an arm's test mean at its chosen "
-        "value is biased upward by the choice, the more so where its grid's validation means "
-        f"lie close together. *Arms at the same `{key}`* below compares the arms free of the "
+        "value is biased in its favour by the choice, the more so where its grid's validation "
+        f"means lie close together. *Arms at the same `{key}`* below compares the arms free of the "
         f"choice. `{by}` is read as the run recorded it"
         + (
             " (the best validation score during training), while the test score is read "

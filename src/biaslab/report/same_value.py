@@ -20,6 +20,7 @@ from biaslab.report.compare import Comparison
 from biaslab.report.load import Run
 from biaslab.report.markdown import md_table
 from biaslab.report.select import Selection
+from biaslab.report.sources import check_sources
 from biaslab.report.values import fmt_num, fmt_value, ident, sort_key
 from biaslab.report.verdict import unit
 
@@ -43,16 +44,21 @@ def at_shared_values(
     select_key: str,
     failed: dict[int, str],
     margin: float | None,
+    pool: bool = False,
 ) -> list[AtValue]:
     """Every (group, compared value, tuned value) with at least 2 usable pairs; a value whose
-    runs are another's, bit for bit (a twin), is left out as the verdicts leave it."""
+    runs are another's, bit for bit (a twin), is left out as the verdicts leave it. Runs of
+    several sweeps in one cell are refused unless ``pool``, as for the verdicts
+    (:func:`~biaslab.report.sources.check_sources`)."""
     by_at: dict[str, list[Run]] = defaultdict(list)
     for r in runs:
         by_at[ident(r.config.get(select_key))].append(r)
     out = []
     for at_runs in by_at.values():
         at = at_runs[0].config.get(select_key)
-        for group in analyze(at_runs, compare, metric, baseline, group_keys, failed, margin):
+        groups = analyze(at_runs, compare, metric, baseline, group_keys, failed, margin)
+        check_sources(groups, compare, pool)
+        for group in groups:
             out += [
                 AtValue(group.key, c.value, at, c)
                 for c in group.comparisons
@@ -89,16 +95,22 @@ def flag_differing_choices(
             for a in found
             if ident(a.group) == ident(group) and ident(a.value) == ident(cmp.value)
         ]
-        where = (
-            f"at a shared `{select_key}` the difference is {fmt_num(min(shared), metric, True)}"
-            f" to {fmt_num(max(shared), metric, True)}{unit(metric)} ({len(shared)} values)"
+        lo, hi = (
+            (fmt_num(min(shared), metric, True), fmt_num(max(shared), metric, True))
             if shared
-            else f"no `{select_key}` value was run by both arms"
+            else ("", "")
         )
+        if len(shared) > 1:
+            where = f"at the {len(shared)} `{select_key}` values both arms ran it is {lo} to {hi}"
+        elif shared:
+            where = f"at the one `{select_key}` value both arms ran it is {lo}"
+        else:
+            where = f"no `{select_key}` value of both arms has 2 usable pairs to compare"
+        see = f"; see *Arms at the same `{select_key}`*" if shared else ""
         cmp.flags.append(
             f"the arms were chosen at different `{select_key}` ({fmt_value(mine)} vs "
-            f"{fmt_value(base)}), so part of this difference may be `{select_key}`'s: {where}; "
-            f"see *Arms at the same `{select_key}`*"
+            f"{fmt_value(base)}), so part of this difference may be `{select_key}`'s: "
+            f"{where}{unit(metric) if shared else ''}{see}"
         )
 
 

@@ -10,7 +10,8 @@ key is scored by the mean of the ``by`` metric over its runs. The rule, in order
    margin of chance, a ``*_over_baseline`` ratio at or above its cutoff: the learned-check
    of :mod:`biaslab.report.learned`, read on validation) counts as failed, so a learning
    rate at which a seed blows up or stays at chance loses to one at which none does;
-2. then the better mean ``by`` value (higher or lower, from the metric's name);
+2. then the better mean ``by`` value over the runs that did not fail (higher or lower, from
+   the metric's name), then over every finite value (where every run of every value failed);
 3. then, on an exact tie, the value that comes first in sorted order (the smallest).
 
 The test metric is never read here.
@@ -26,12 +27,13 @@ from typing import Any
 
 from biaslab.report.learned import CHANCE_MARGIN, TRIVIAL_CUTOFF
 from biaslab.report.load import Run
-from biaslab.report.values import fmt_value, ident, lower_is_better, scale, sort_key
+from biaslab.report.values import fmt_value, ident, lower_is_better, sort_key
 
 TIE_RULE = (
-    "fewest failed runs (not completed, no finite value, or at chance on it: the "
-    "learned-check read on validation) first, then the best mean, then on an exact tie the "
-    "smallest value"
+    "fewest failed runs (not completed, no finite value, or an accuracy or `*_over_baseline` "
+    "value at chance: the learned-check read on validation) first, then the best mean over the "
+    "runs that did not fail, then the best mean over every finite value, then on an exact tie "
+    "the smallest value"
 )
 
 
@@ -41,8 +43,10 @@ class Candidate:
 
     value: Any
     n: int  # runs
-    failed: int  # runs that did not complete or have no finite ``by`` value
+    failed: int  # runs that did not complete, have no finite ``by`` value, or sit at chance
     mean: float  # mean ``by`` over the other runs (nan when none)
+    # mean over every finite value, chance included: orders values whose runs all failed
+    mean_all: float = math.nan
 
 
 @dataclass
@@ -75,34 +79,46 @@ def _finite(value: Any) -> float | None:
 
 
 def at_chance(value: float, by: str, classes: int | None) -> bool:
-    """Whether ``by``'s value says the run did not learn (the learned-check's thresholds)."""
+    """Whether ``by``'s value says the run did not learn, by the learned-check's thresholds
+    for the metrics it has one for: accuracy (``…/acc``, ``…/acc_best``) and
+    ``*_over_baseline``. Other metrics (a loss, an MSE) never count as at chance here."""
     if by.endswith("_over_baseline"):
         return value >= TRIVIAL_CUTOFF
-    if classes is None or scale(by) != 100.0:
+    if classes is None or by.rsplit("/", 1)[-1] not in ("acc", "acc_best"):
         return False
     return value <= 1.0 / classes + CHANCE_MARGIN
 
 
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values) if values else math.nan
+
+
 def score(
     runs: Sequence[Run], by: str, classes: Callable[[Run], int | None] = lambda r: None
-) -> tuple[int, float]:
-    """(failed runs, mean ``by`` over the others) of one candidate's runs; ``classes`` gives a
-    run's number of classes (its chance level)."""
-    good = []
+) -> tuple[int, float, float]:
+    """(failed runs, mean ``by`` over the others, mean over every finite value) of one
+    candidate's runs; ``classes`` gives a run's number of classes (its chance level)."""
+    finite, good = [], []
     for r in runs:
         v = _finite(r.metrics.get(by)) if r.status == "completed" else None
-        if v is not None and not at_chance(v, by, classes(r)):
-            good.append(v)
-    return len(runs) - len(good), (math.fsum(good) / len(good) if good else math.nan)
+        if v is not None:
+            finite.append(v)
+            if not at_chance(v, by, classes(r)):
+                good.append(v)
+    return len(runs) - len(good), _mean(good), _mean(finite)
 
 
 def choose(candidates: Sequence[Candidate], by: str) -> Any:
     """The chosen value among ``candidates`` by the module's rule."""
     lower = lower_is_better(by)
 
+    def signed(mean: float) -> float:  # smaller is better; nan is worst
+        if math.isnan(mean):
+            return math.inf
+        return mean if lower else -mean
+
     def rank(c: Candidate) -> tuple:
-        mean = c.mean if not math.isnan(c.mean) else (math.inf if lower else -math.inf)
-        return (c.failed, mean if lower else -mean, sort_key(c.value))
+        return (c.failed, signed(c.mean), signed(c.mean_all), sort_key(c.value))
 
     return min(candidates, key=rank).value
 
@@ -131,8 +147,8 @@ def select(
         first = next(iter(by_value.values()))[0]
         sel = Selection(tuple((k, first.config.get(k)) for k in group_keys), first.config[compare])
         for rs in by_value.values():
-            failed, mean = score(rs, by, classes)
-            sel.candidates.append(Candidate(rs[0].config.get(key), len(rs), failed, mean))
+            failed, mean, mean_all = score(rs, by, classes)
+            sel.candidates.append(Candidate(rs[0].config.get(key), len(rs), failed, mean, mean_all))
         sel.candidates.sort(key=lambda c: sort_key(c.value))
         sel.chosen = choose(sel.candidates, by)
         out.append(sel)

@@ -147,8 +147,11 @@ def tost_power(n: int, sd: float, margin: float, diff: float, alpha: float = 0.0
     return max(0.0, low + high - 1.0)
 
 
+SEEDS_LIMIT = 10_000  # past this a seed count is no plan
+
+
 def seeds_needed(
-    sd: float, margin: float, diff: float, power: float = 0.8, limit: int = 10_000
+    sd: float, margin: float, diff: float, power: float = 0.8, limit: int = SEEDS_LIMIT
 ) -> int | None:
     """Pairs a paired TOST within ±``margin`` needs for ``power`` at alpha 0.05 if the true
     difference is ``diff`` (the report passes the observed one); None when

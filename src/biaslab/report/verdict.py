@@ -147,12 +147,7 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
         better = cmp.test.diff < 0 if lower else cmp.test.diff > 0
         cmp.kind = "helps" if better else "hurts"
         cmp.verdict = f"{cmp.label} {cmp.kind}: {shown}"
-        if cmp.all_pairs is not None and cmp.all_pairs.ci_low <= 0 <= cmp.all_pairs.ci_high:
-            cmp.flags.append(
-                f"with the {n_bad} excluded pair{'s' if n_bad > 1 else ''} kept the difference "
-                f"is {fmt_test(cmp.all_pairs, metric)}: this verdict rests on leaving "
-                f"{'them' if n_bad > 1 else 'it'} out ({fmt_did_not_learn(cmp)})"
-            )
+        _flag_exclusion(cmp, metric, cmp.test.diff > 0)
         return
     if solve is not None and solve.p_holm < ALPHA:
         _solve_verdict(cmp, shown, "")
@@ -161,6 +156,7 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
     if eq is not None and eq.equivalent:
         cmp.kind = "equivalent"
         cmp.verdict = f"equivalent {fmt_equivalence(eq, metric)}; {shown}"
+        _flag_exclusion(cmp, metric, None)
         return
     cmp.kind = "inconclusive"
     if margin is None:
@@ -170,9 +166,37 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
             f"{fmt_margin(margin, metric)} needs ≈ {cmp.seeds_needed} seeds at 80 % power "
             "(TOST, at the observed difference)"
         )
+    elif cmp.test is not None and abs(cmp.test.diff) < margin:
+        need = f"{fmt_margin(margin, metric)} needs more than {stats.SEEDS_LIMIT:,} seeds"
     else:  # the observed difference is at or past the margin
         need = f"no number of seeds shows {fmt_margin(margin, metric)} at the observed difference"
+    _flag_exclusion(cmp, metric, None)
     cmp.verdict = f"inconclusive: {shown}; {need}"
+
+
+def _flag_exclusion(cmp: Comparison, metric: str, positive: bool | None) -> None:
+    """Where pairs that did not learn were left out: flag a verdict the all-pairs test does
+    not bear out (``positive``: the sign of a helps/hurts difference; None for the others,
+    flagged only when the arms differ in how often they learned)."""
+    if cmp.all_pairs is None:
+        return
+    n_bad = len(cmp.not_learned)
+    t = cmp.all_pairs
+    kept = (
+        f"with the {n_bad} excluded pair{'s' if n_bad > 1 else ''} kept the difference is "
+        f"{fmt_test(t, metric)}"
+    )
+    if positive is not None and (t.ci_high < 0 if positive else t.ci_low > 0):
+        cmp.flags.append(f"{kept}: the other way ({fmt_did_not_learn(cmp)})")
+    elif positive is not None and t.ci_low <= 0 <= t.ci_high:
+        them = "them" if n_bad > 1 else "it"
+        cmp.flags.append(
+            f"{kept}: this verdict rests on leaving {them} out ({fmt_did_not_learn(cmp)})"
+        )
+    elif cmp.did_not_learn[2] < ALPHA:
+        cmp.flags.append(
+            f"the arms differ in how often they learn ({fmt_did_not_learn(cmp)}); {kept}"
+        )
 
 
 def fmt_did_not_learn(cmp: Comparison) -> str:
