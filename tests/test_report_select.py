@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from biaslab import report
-from biaslab.report import select
+from biaslab.report import learned, select
 from biaslab.report.tables import write_csv
 from tests.test_report import write_run
 
@@ -293,7 +293,8 @@ def test_a_run_at_chance_on_validation_counts_against_its_value(tmp_path):
         metrics={"val/acc_best": 0.095, "test/acc": 0.10},
         extra={"optimizer": {"lr": 0.01}},
     )
-    assert select.at_chance(0.095, "val/acc_best", 10) and not select.at_chance(0.2, "val/acc", 10)
+    assert learned.at_chance(0.095, "val/acc_best", 10)
+    assert not learned.at_chance(0.2, "val/acc", 10)
     rep = build(tmp_path, classes=10)
     (sel,) = [s for s in rep.selections if s.arm is True]
     by_value = {c.value: c for c in sel.candidates}
@@ -317,10 +318,10 @@ def test_when_every_value_failed_the_means_still_order_them():
 
 
 def test_only_accuracy_and_ratio_metrics_have_a_chance_level():
-    assert select.at_chance(0.95, "val/mse_over_baseline", None)
-    assert not select.at_chance(0.0, "val/acc_best_step", 10)  # a step, not an accuracy
-    assert not select.at_chance(0.05, "val/loss", 10)
-    assert not select.at_chance(0.05, "val/acc", None)  # no chance level known
+    assert learned.at_chance(0.95, "val/mse_over_baseline", None)
+    assert not learned.at_chance(0.0, "val/acc_best_step", 10)  # a step, not an accuracy
+    assert not learned.at_chance(0.05, "val/loss", 10)
+    assert not learned.at_chance(0.05, "val/acc", None)  # no chance level known
 
 
 def test_the_differing_choice_flag_with_one_shared_value(tmp_path):

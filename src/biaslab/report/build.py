@@ -86,23 +86,19 @@ def build_report(
     swept = swept_keys([r for r in runs if r.config])
     group_keys = [k for k in swept if k not in (compare, select_key)]
     cache: dict[str, int | None] = {}
+
+    def classes_of(r: Run) -> int | None:  # the chance level: given, else the run's own
+        return classes if classes is not None else learned.classes_of(r, cache)
+
     failed: dict[int, str] = {}  # every usable run's learned-check, chosen or not
     for r in usable:
-        k = classes if classes is not None else learned.classes_of(r, cache)
-        why = learned.why_not_learned(r, metric, k)
+        why = learned.why_not_learned(r, metric, classes_of(r))
         if why is not None:
             failed[id(r)] = why
     every_value = usable
     selections: list[Selection] = []
     if select_key is not None:
-        selections = select(
-            runs,
-            compare,
-            select_key,
-            by,
-            group_keys,
-            lambda r: classes if classes is not None else learned.classes_of(r, cache),
-        )
+        selections = select(runs, compare, select_key, by, group_keys, classes_of)
         usable = keep_selected(usable, selections, compare, select_key, group_keys)
     all_failed, failed = failed, {id(r): failed[id(r)] for r in usable if id(r) in failed}
     values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
@@ -110,7 +106,7 @@ def build_report(
     margin = default_margin(metric) if margin is None else margin
     used_classes: dict[int, int] = {}
     for r in usable:
-        k = classes if classes is not None else learned.classes_of(r, cache)
+        k = classes_of(r)
         if k is not None:
             used_classes[k] = used_classes.get(k, 0) + 1
     groups = analyze(usable, compare, metric, base, group_keys, failed, margin) if usable else []

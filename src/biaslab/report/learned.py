@@ -49,6 +49,17 @@ def _number(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def at_chance(value: float, metric: str, classes: int | None) -> bool:
+    """Whether one value of ``metric`` says the run did not learn: a ``*_over_baseline``
+    ratio at or above the cutoff, or an accuracy (``…/acc``, ``…/acc_best``) within the
+    margin of chance. Other metrics (a loss, an MSE, a step) have no such level here."""
+    if metric.endswith("_over_baseline"):
+        return value >= TRIVIAL_CUTOFF
+    if classes is None or metric.rsplit("/", 1)[-1] not in ("acc", "acc_best"):
+        return False
+    return value <= 1.0 / classes + CHANCE_MARGIN
+
+
 def why_not_learned(run: Run, metric: str, classes: int | None) -> str | None:
     """Why ``run`` did not learn, or None when it did (or when nothing says it did not)."""
     ratios = [metric] if metric.endswith("_over_baseline") else []
@@ -57,13 +68,13 @@ def why_not_learned(run: Run, metric: str, classes: int | None) -> str | None:
     )
     for key in dict.fromkeys(ratios):
         ratio = _number(run.metrics.get(key))
-        if ratio is not None and ratio >= TRIVIAL_CUTOFF:
+        if ratio is not None and at_chance(ratio, key, classes):
             return f"{key} {ratio:.3g} ≥ {TRIVIAL_CUTOFF} (no better than the trivial predictor)"
     if classes is None:
         return None
     chance = 1.0 / classes
     acc = _number(run.metrics.get(ACC_METRIC))
-    if acc is not None and acc <= chance + CHANCE_MARGIN:
+    if acc is not None and at_chance(acc, ACC_METRIC, classes):
         return (
             f"{ACC_METRIC} {acc * 100:.1f} % within {CHANCE_MARGIN * 100:g} pts of chance "
             f"({chance * 100:g} %)"

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from biaslab.report.learned import CHANCE_MARGIN, TRIVIAL_CUTOFF
+from biaslab.report.learned import at_chance
 from biaslab.report.load import Run
 from biaslab.report.values import fmt_value, ident, lower_is_better, sort_key
 
@@ -76,17 +76,6 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return x if math.isfinite(x) else None
-
-
-def at_chance(value: float, by: str, classes: int | None) -> bool:
-    """Whether ``by``'s value says the run did not learn, by the learned-check's thresholds
-    for the metrics it has one for: accuracy (``…/acc``, ``…/acc_best``) and
-    ``*_over_baseline``. Other metrics (a loss, an MSE) never count as at chance here."""
-    if by.endswith("_over_baseline"):
-        return value >= TRIVIAL_CUTOFF
-    if classes is None or by.rsplit("/", 1)[-1] not in ("acc", "acc_best"):
-        return False
-    return value <= 1.0 / classes + CHANCE_MARGIN
 
 
 def _mean(values: list[float]) -> float:

@@ -156,21 +156,16 @@ def seeds_needed(
     """Pairs a paired TOST within ±``margin`` needs for ``power`` at alpha 0.05 if the true
     difference is ``diff`` (the report passes the observed one); None when
     |diff| ≥ margin (no number of seeds shows equivalence then) or beyond ``limit``."""
-    if abs(diff) >= margin:
+    if abs(diff) >= margin or tost_power(limit, sd, margin, diff) < power:
         return None
-    n = 2
-    while tost_power(n, sd, margin, diff) < power:
-        n = n * 2 if n < 64 else n + max(1, n // 8)  # coarse steps, then refined below
-        if n > limit:
-            return None
-    lo = max(2, n // 2)
-    while lo < n:  # smallest n with enough power (power rises with n)
-        mid = (lo + n) // 2
+    lo, hi = 2, limit
+    while lo < hi:  # the smallest n with enough power (power rises with n)
+        mid = (lo + hi) // 2
         if tost_power(mid, sd, margin, diff) >= power:
-            n = mid
+            hi = mid
         else:
             lo = mid + 1
-    return n
+    return lo
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
