@@ -102,6 +102,17 @@ def test_bias_that_helps_is_found(tmp_path):
     assert "pts" in cmp.verdict
 
 
+def test_runs_with_and_without_a_fused_optimizer_pool_into_one_group(tmp_path):
+    # a sweep from before optimizer.fused existed, pooled with one that records it
+    for s in range(5):
+        fused = {"optimizer": {"lr": 0.01, "fused": True}} if s % 2 else {"optimizer": {"lr": 0.01}}
+        write_run(tmp_path, f"s{s}_f", seed=s, bias=False, acc=0.70 + NOISE[s], extra=fused)
+        write_run(tmp_path, f"s{s}_t", seed=s, bias=True, acc=0.73 + NOISE[s], extra=fused)
+    rep = build(tmp_path)
+    assert rep.group_keys == []
+    assert rep.groups[0].comparisons[0].n_pairs == 5
+
+
 def test_equal_arms_are_equivalent_within_the_margin(tmp_path):
     bias_sweep(tmp_path, gain=0.0)
     rep = build(tmp_path)

@@ -7,11 +7,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from biaslab.config.rules import SEED_MAX, ConfigError, is_int
+from biaslab.config.optimization import (
+    fused_step_can_clip,
+    nesterov_needs_momentum,
+    schedule_fits_steps,
+)
+from biaslab.config.rules import SEED_MAX, ConfigError, choice, is_int
 
 CNN = "biaslab.models.cnn.CNN"
 LSTM = "biaslab.models.lstm.LSTM"
@@ -21,23 +25,14 @@ SEQUENCE_DATA = {"biaslab.data.sequence.Adding": "last", "biaslab.data.sequence.
 IMAGE_DATA = ("biaslab.data.digits.", "biaslab.data.vision.")  # inputs shaped (C, H, W)
 
 
-def _choice(cfg: DictConfig, group: str) -> str:
-    """The group's option as typed (``model=cnn``), else its target's class name."""
-    if HydraConfig.initialized():
-        choice = HydraConfig.get().runtime.choices.get(group)
-        if choice:
-            return str(choice)
-    return str(cfg[group].get("_target_", "?")).rsplit(".", 1)[-1].lower()
-
-
 def _model_fits_data(cfg: DictConfig) -> None:
     model, data = cfg.get("model"), cfg.get("data")
     if model is None or data is None or "_target_" not in data:
         return
     target, needs = model.get("_target_"), SEQUENCE_DATA.get(data._target_)
-    on = f"data={_choice(cfg, 'data')}"
+    on = f"data={choice(cfg, 'data')}"
     if needs and target != LSTM:
-        raise ConfigError("model", _choice(cfg, "model"), f"lstm with {on}")
+        raise ConfigError("model", choice(cfg, "model"), f"lstm with {on}")
     if not needs and target == LSTM:
         raise ConfigError(
             "model", "lstm", f"a model other than lstm with {on} (lstm is for data=adding or copy)"
@@ -49,7 +44,7 @@ def _model_fits_data(cfg: DictConfig) -> None:
         )
     if target == RESNET and not str(data._target_).startswith(IMAGE_DATA):
         raise ConfigError(
-            "model", _choice(cfg, "model"), f"cnn or mlp with {on} (resnet needs images)"
+            "model", choice(cfg, "model"), f"cnn or mlp with {on} (resnet needs images)"
         )
     depth = model.get("depth")
     if target == RESNET and depth != 18 and not (is_int(depth) and depth >= 8 and depth % 6 == 2):
@@ -148,35 +143,6 @@ def _forget_bias_needs_bias(cfg: DictConfig) -> None:
         raise ConfigError("model.forget_bias", forget_bias, "null when model.bias=false")
 
 
-def _nesterov_needs_momentum(cfg: DictConfig) -> None:
-    momentum = OmegaConf.select(cfg, "optimizer.momentum")
-    if OmegaConf.select(cfg, "optimizer.nesterov") and not momentum:
-        raise ConfigError("optimizer.momentum", momentum, "a momentum > 0 when nesterov=true")
-
-
-def _schedule_fits_steps(cfg: DictConfig) -> None:
-    """A schedule's length (T_max, total_steps) is by default trainer.max_steps: an invalid
-    one is then blamed on max_steps, the key the user typed. OneCycleLR also raises when
-    stepped past its total_steps."""
-    scheduler, steps = cfg.get("scheduler"), OmegaConf.select(cfg, "trainer.max_steps")
-    if not isinstance(scheduler, DictConfig):
-        return
-    raw = OmegaConf.to_container(scheduler, resolve=False)
-    for key in ("T_max", "total_steps"):
-        value = scheduler.get(key)
-        if key not in scheduler or (is_int(value) and value >= 1):
-            continue
-        if "trainer.max_steps" in str(raw[key]):
-            on = f"scheduler={_choice(cfg, 'scheduler')}"
-            raise ConfigError("trainer.max_steps", steps, f"an integer >= 1 with {on}")
-        raise ConfigError(f"scheduler.{key}", value, "an integer >= 1")
-    total = scheduler.get("total_steps")
-    if total is not None and is_int(steps) and steps >= 1 and total < steps:
-        raise ConfigError(
-            "scheduler.total_steps", total, f"an integer >= trainer.max_steps={steps}"
-        )
-
-
 def _validation_can_run(cfg: DictConfig) -> None:
     interval = cfg.trainer.get("val_check_interval")
     if isinstance(interval, float) and cfg.trainer.get("check_val_every_n_epoch", 1) is None:
@@ -214,7 +180,7 @@ def _metric_is_recorded(cfg: DictConfig) -> None:
     task = TASKS[getattr(get_object(data._target_), "task", "classification")]
     recorded = [*task.val_metrics, f"{task.best_metric}_best"]
     if metric not in recorded:
-        allowed = f"one of {', '.join(recorded)} with data={_choice(cfg, 'data')}"
+        allowed = f"one of {', '.join(recorded)} with data={choice(cfg, 'data')}"
         raise ConfigError("optimized_metric", metric, allowed)
 
 
@@ -290,8 +256,9 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _splits_not_empty,
     _batch_fits_data,
     _forget_bias_needs_bias,
-    _nesterov_needs_momentum,
-    _schedule_fits_steps,
+    nesterov_needs_momentum,
+    fused_step_can_clip,
+    schedule_fits_steps,
     _validation_can_run,
     _metric_is_recorded,
     _metric_is_validated,

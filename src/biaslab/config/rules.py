@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -32,6 +33,15 @@ def show(value: Any) -> str:
 
 
 Rule = tuple[Callable[[Any], bool], str]
+
+
+def choice(cfg: DictConfig, group: str) -> str:
+    """The group's option as typed (``model=cnn``), else its target's class name."""
+    if HydraConfig.initialized():
+        chosen = HydraConfig.get().runtime.choices.get(group)
+        if chosen:
+            return str(chosen)
+    return str(cfg[group].get("_target_", "?")).rsplit(".", 1)[-1].lower()
 
 
 def is_int(v) -> bool:
@@ -150,7 +160,8 @@ RULES: dict[str, Rule] = {
     "optimizer.weight_decay": NON_NEGATIVE,
     "optimizer.momentum": number_in(0, 1, hi_open=True),
     "optimizer.nesterov": BOOL,
-    # scheduler.T_max and total_steps: see _schedule_fits_steps
+    "optimizer.fused": optional(BOOL),
+    # scheduler.T_max and total_steps: see optimization.schedule_fits_steps
     "scheduler.eta_min": NON_NEGATIVE,
     "scheduler.max_lr": POSITIVE,
     "scheduler.pct_start": FRACTION_OPEN,

@@ -25,6 +25,8 @@ IGNORED_KEYS = {
     "task_name",
     "resume",  # how a run was continued or replaced, not what it ran
     "overwrite",
+    # one fused kernel or torch's loop: the same update, apart in rounding only (as packing)
+    "optimizer.fused",
 }
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "train.parallel_", "_")
 WIDTH = "model.width"
