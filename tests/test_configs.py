@@ -88,3 +88,13 @@ def test_every_config_file_is_covered():
 def test_optuna_search_composes(make_cfg):
     cfg = make_cfg("hparams_search=optuna")
     assert cfg.optimized_metric == "val/acc"
+
+
+@pytest.mark.parametrize("precision", ["16-mixed", "16", 16])
+def test_fused_optimizer_with_clipped_16_bit_gradients_is_refused(make_cfg, precision):
+    clipped = (f"trainer.precision={precision}", "+trainer.gradient_clip_val=1")
+    with pytest.raises(ConfigError) as e:
+        validate(make_cfg(*clipped))
+    assert e.value.key == "optimizer.fused"
+    validate(make_cfg(*clipped, "optimizer.fused=false"))  # unfused: Lightning unscales first
+    validate(make_cfg("trainer.precision=bf16-mixed", "+trainer.gradient_clip_val=1"))

@@ -42,10 +42,12 @@ def fused_step_can_clip(cfg: DictConfig) -> None:
     step, after the set-up. Said here, before anything runs, naming the key to change."""
     fused = OmegaConf.select(cfg, "optimizer.fused")
     clip = OmegaConf.select(cfg, "trainer.gradient_clip_val")
-    if fused and clip and OmegaConf.select(cfg, "trainer.precision") == "16-mixed":
+    precision = OmegaConf.select(cfg, "trainer.precision")
+    if fused and clip and str(precision) in ("16-mixed", "16"):  # Lightning reads 16 as 16-mixed
         raise ConfigError(
             "optimizer.fused",
             fused,
-            f"false or null with trainer.precision=16-mixed and trainer.gradient_clip_val={clip}"
+            f"false or null with trainer.precision={precision} and "
+            f"trainer.gradient_clip_val={clip}"
             " (a fused step unscales the gradients itself, after they would be clipped)",
         )
