@@ -332,6 +332,8 @@ def test_each_member_has_its_own_wandb_run(make_cfg, tmp_path):
         (["model=lstm", "data=adding", "data.length=10"], "train.parallel_seeds"),
         (["optimizer._target_=torch.optim.Adadelta", "~optimizer.fused"], "optimizer._target_"),
         (["train.parallel_seeds=0"], "train.parallel_seeds"),
+        (["trainer.precision=16-mixed"], "trainer.precision"),
+        (["trainer.precision=16"], "trainer.precision"),
         (["trainer=ddp_cpu"], "trainer.devices"),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from biaslab.config.rules import ConfigError, choice, is_int
+from biaslab.config.rules import ConfigError, choice, is_int, loss_scaled
 
 
 def nesterov_needs_momentum(cfg: DictConfig) -> None:
@@ -43,7 +43,7 @@ def fused_step_can_clip(cfg: DictConfig) -> None:
     fused = OmegaConf.select(cfg, "optimizer.fused")
     clip = OmegaConf.select(cfg, "trainer.gradient_clip_val")
     precision = OmegaConf.select(cfg, "trainer.precision")
-    if fused and clip and str(precision) in ("16-mixed", "16"):  # Lightning reads 16 as 16-mixed
+    if fused and clip and loss_scaled(precision):
         raise ConfigError(
             "optimizer.fused",
             fused,

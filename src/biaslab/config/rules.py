@@ -114,6 +114,14 @@ FRACTION_OPEN = number_in(0, 1, lo_open=True, hi_open=True)
 SEED_MAX = 2**32 - 1
 SEED = int_in(0, SEED_MAX)
 PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+
+
+def loss_scaled(precision: Any) -> bool:
+    """Whether ``trainer.precision`` trains with a loss scaler: 16-mixed, which Lightning also
+    reads the short form 16 as."""
+    return str(precision) in ("16-mixed", "16")
+
+
 STEPS = (lambda v: is_int(v) and (v >= 1 or v == -1)), "an integer >= 1, or -1"
 # Output locations may be absolute, but a '..' component would let a value (or a task_name
 # interpolated into one) climb out of the folder it names, e.g. out of multirun/.

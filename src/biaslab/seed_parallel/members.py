@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab import tracking
 from biaslab.config import ConfigError
+from biaslab.config.rules import loss_scaled
 from biaslab.seed_parallel import KEY
 
 PACKABLE_MODELS = ("biaslab.models.cnn.CNN", "biaslab.models.mlp.MLP")
@@ -99,10 +100,11 @@ def check(cfg: DictConfig, k: int) -> None:
             f"an elementwise optimizer with {KEY}={k} "
             f"({', '.join(ELEMENTWISE_OPTIMIZERS)}): others couple the members",
         )
-    if OmegaConf.select(cfg, "trainer.precision") == "16-mixed":
+    precision = OmegaConf.select(cfg, "trainer.precision")
+    if loss_scaled(precision):
         raise ConfigError(
             "trainer.precision",
-            "16-mixed",
+            precision,
             f"another precision with {KEY}={k}: 16-mixed's loss scaler skips "
             "every member's step when one member's gradients overflow",
         )
