@@ -253,6 +253,23 @@ def test_arms_chosen_at_different_values_are_also_compared_at_each_shared_value(
     assert f"  - ⚠ {flag}" in md
 
 
+def test_the_differing_choice_flag_counts_values_both_ran_that_could_not_be_tested(tmp_path):
+    """Both arms ran 3 lrs, but at 0.1 the no-bias runs stayed at chance: no usable pair there.
+    The flag says the range covers 2 of the 3 values both ran, not "the 2 values both ran"."""
+    stuck = {**TABLE, (False, 0.1): (0.10, 0.10)}
+    jittered_sweep(tmp_path, stuck)
+    rep = build(tmp_path, classes=10)
+    (cmp,) = rep.comparisons
+    (flag,) = [f for f in cmp.flags if "different" in f]
+    assert (
+        "at 2 of 3 `optimizer.lr` values both arms ran it is -6.0 to -2.0 pts "
+        "(the others have fewer than 2 usable pairs); see" in flag
+    )
+    md = report.render_markdown(rep)
+    assert "| optimizer.lr=0.001 | optimizer.lr=0.01 |" in md
+    assert "optimizer.lr=0.1 |" not in md  # a column of nothing tested is not drawn
+
+
 def test_arms_at_the_same_chosen_value_are_not_flagged(tmp_path):
     same = {**TABLE, (False, 0.001): (0.80, 0.86), (False, 0.01): (0.90, 0.93)}
     jittered_sweep(tmp_path, same)

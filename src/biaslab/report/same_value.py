@@ -46,9 +46,10 @@ def at_shared_values(
     margin: float | None,
     pool: bool = False,
 ) -> list[AtValue]:
-    """Every (group, compared value, tuned value) with at least 2 usable pairs; a value whose
-    runs are another's, bit for bit (a twin), is left out as the verdicts leave it. Runs of
-    several sweeps in one cell are refused unless ``pool``, as for the verdicts
+    """Every (group, compared value, tuned value) both arms ran with at least one seed in
+    common, tested or not (a test needs 2 usable pairs: ``cmp.test`` is None without them); a
+    value whose runs are another's, bit for bit (a twin), is left out as the verdicts leave
+    it. Runs of several sweeps in one cell are refused unless ``pool``, as for the verdicts
     (:func:`~biaslab.report.sources.check_sources`)."""
     by_at: dict[str, list[Run]] = defaultdict(list)
     for r in runs:
@@ -62,10 +63,15 @@ def at_shared_values(
             out += [
                 AtValue(group.key, c.value, at, c)
                 for c in group.comparisons
-                if c.test and not c.twin
+                if c.diffs and not c.twin
             ]
     out.sort(key=lambda a: ([sort_key(v) for _, v in a.group], sort_key(a.value), sort_key(a.at)))
     return out
+
+
+def tested(found: Sequence[AtValue]) -> list[AtValue]:
+    """The shared values with enough usable pairs for a test."""
+    return [a for a in found if a.cmp.test is not None]
 
 
 def _chosen(selections: Sequence[Selection]) -> dict[tuple[str, str], Any]:
@@ -81,7 +87,8 @@ def flag_differing_choices(
     metric: str,
 ) -> None:
     """Flag each (group key, comparison) whose two arms were chosen at different values,
-    with the range of the difference at the values both arms ran."""
+    with the range of the difference at the values both arms ran that could be tested, and
+    how many values both ran when some could not."""
     chosen = _chosen(selections)
     for group, cmp in comparisons:
         mine, base = (
@@ -90,32 +97,40 @@ def flag_differing_choices(
         )
         if mine is None or base is None or ident(mine) == ident(base):
             continue
-        shared = [
-            a.cmp.test.diff
-            for a in found
-            if ident(a.group) == ident(group) and ident(a.value) == ident(cmp.value)
-        ]
+        row = (ident(group), ident(cmp.value))
+        ran = [a for a in found if (ident(a.group), ident(a.value)) == row]
+        shared = [a.cmp.test.diff for a in tested(ran)]
         lo, hi = (
             (fmt_num(min(shared), metric, True), fmt_num(max(shared), metric, True))
             if shared
             else ("", "")
         )
-        if len(shared) > 1:
-            where = f"at the {len(shared)} `{select_key}` values both arms ran it is {lo} to {hi}"
-        elif shared:
-            where = f"at the one `{select_key}` value both arms ran it is {lo}"
-        else:
+        if not shared:
             where = f"no `{select_key}` value of both arms has 2 usable pairs to compare"
+        else:
+            # values both arms ran whose pairs did not learn often enough are counted, not hidden
+            some = len(shared) < len(ran)
+            count = (
+                f"{len(shared)} of {len(ran)}"
+                if some
+                else ("the one" if len(shared) == 1 else f"the {len(shared)}")
+            )
+            noun = "value" if count == "the one" else "values"
+            span = (lo if len(shared) == 1 else f"{lo} to {hi}") + unit(metric)
+            where = f"at {count} `{select_key}` {noun} both arms ran it is {span}"
+            if some:
+                where += " (the others have fewer than 2 usable pairs)"
         see = f"; see *Arms at the same `{select_key}`*" if shared else ""
         cmp.flags.append(
             f"the arms were chosen at different `{select_key}` ({fmt_value(mine)} vs "
             f"{fmt_value(base)}), so part of this difference may be `{select_key}`'s: "
-            f"{where}{unit(metric) if shared else ''}{see}"
+            f"{where}{see}"
         )
 
 
 def render(found: Sequence[AtValue], select_key: str, metric: str) -> list[str]:
     """The section: one row per group and compared value, one column per tuned value."""
+    found = tested(found)
     if not found:
         return []
     columns = sorted({ident(a.at): a.at for a in found}.values(), key=sort_key)
