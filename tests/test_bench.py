@@ -67,3 +67,19 @@ def test_every_round_of_a_case_trains_the_project_path_again(tmp_path, data_dir)
     row = bench_case(case, CONF_DIR, tmp_path, base, plan)
     assert len(row["ratio_per_round"]) == 2
     assert len(row["project"]["windows"]) == len(row["raw"]["windows"]) == 2
+
+
+def test_the_bench_times_calls_of_several_steps_on_whole_calls(tmp_path, data_dir):
+    """With train.steps_per_call=5 the project path ends 5 steps at a time: the windows are
+    put on multiples of 5, and both paths still train the same number of samples."""
+    from biaslab.bench.cases import make_cases
+    from biaslab.bench.throughput import Plan, bench_case
+    from biaslab.compose import CONF_DIR
+
+    case = make_cases(["mnist1d"], 16, 512, str(data_dir))[0]
+    plan = Plan(rounds=1, windows_per_round=1, fixed_steps=(2, 3))
+    base = [f"paths.data_dir={data_dir}", "logger=none", "train.steps_per_call=5"]
+    row = bench_case(case, CONF_DIR, tmp_path, base, plan)
+    assert (row["warmup_steps"], row["window_steps"]) == (5, 5)
+    assert row["raw"]["samples"] == row["project"]["samples"] == 10 * row["batch_size"]
+    assert len(row["project"]["windows"]) == 1 and row["project"]["samples_per_s"] > 0

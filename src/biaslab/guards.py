@@ -18,6 +18,14 @@ class Diverged(RuntimeError):
         )
 
 
+def check_due(step: int, every_n_steps: int, pl_module, trainer) -> bool:
+    """Whether the training call that ended at ``step`` passed a multiple of ``every_n_steps``
+    (a call takes ``steps_per_call`` steps: one, unless the job packs several) or the last
+    step."""
+    before = step - getattr(pl_module, "steps_per_call", 1)
+    return step // every_n_steps > before // every_n_steps or step == trainer.max_steps
+
+
 class DivergenceGuard(L.Callback):
     """Checks the training loss every ``every_n_steps`` steps (a check costs a device sync, so
     not every step on a GPU); a NaN/inf loss raises :class:`Diverged`. Once the weights hold a
@@ -32,7 +40,7 @@ class DivergenceGuard(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
-        if step % self.every_n_steps and step != trainer.max_steps:
+        if not check_due(step, self.every_n_steps, pl_module, trainer):
             return
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:

@@ -23,6 +23,7 @@ from biaslab.models.build import build_model
 from biaslab.models.params import count_params
 from biaslab.seed_parallel import KEY
 from biaslab.seed_parallel.members import Member, check, same_splits
+from biaslab.steps_per_call import StepsLogger, steps_per_call, trainer_overrides
 from biaslab.task import Task
 from biaslab.tasks import TASKS
 
@@ -75,6 +76,12 @@ def build_task(cfg: DictConfig, members: Sequence[Member]) -> tuple[Task, Any, d
         seeds = [m.seed for m in members]
         task, data = pack(cfg, seeds, models, datas, instantiate(cfg.optimizer), scheduler)
     task.no_decay_bias_norm = bool(OmegaConf.select(cfg, "train.no_decay_bias_norm"))
+    calls = steps_per_call(cfg)
+    if calls > 1:  # the config check allows it only for a lone run on one device
+        task.steps_per_call = data.steps_per_call = calls
+        task.automatic_optimization = False
+        task.clip_val = OmegaConf.select(cfg, "trainer.gradient_clip_val")
+        task.clip_algorithm = OmegaConf.select(cfg, "trainer.gradient_clip_algorithm")
     return task, data, params
 
 
@@ -118,12 +125,21 @@ def build_trainer(
 
         routed = {p: lg for p, lg in zip(task.prefixes, loggers, strict=True) if lg is not None}
         logger, guard = (MemberLoggers(routed) if routed else False), MemberGuard()
+    calls = steps_per_call(cfg)
+    if calls > 1 and logger:
+        logger = StepsLogger(
+            logger,
+            calls,
+            lambda: task.trainer.global_step,
+            task.epochs_done,
+        )
     ckpt_dir = Path(cfg.paths.output_dir) / "checkpoints"
     # a profiler the user asked for (trainer.profiler=simple, ...) is kept
     profiler = {} if OmegaConf.select(cfg, "trainer.profiler") else {"profiler": NoProfiler()}
     trainer = instantiate(
         cfg.trainer,
         **profiler,
+        **trainer_overrides(cfg, calls),
         logger=logger,
         callbacks=[
             guard,

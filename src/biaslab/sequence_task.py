@@ -66,7 +66,7 @@ class Regressor(_SequenceTask):
     def _predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x).reshape(len(x))
 
-    def training_step(self, batch, batch_idx):
+    def train_loss(self, batch):
         x, y = batch
         loss = F.mse_loss(self._predict(x), y)
         log_train_loss(self, loss)
@@ -146,7 +146,7 @@ class SequenceClassifier(_SequenceTask):
             )
         return logits, F.cross_entropy(logits.flatten(0, 1), y.flatten())
 
-    def training_step(self, batch, batch_idx):
+    def train_loss(self, batch):
         _, loss = self._loss(*batch)
         log_train_loss(self, loss)
         return loss

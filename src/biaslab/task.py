@@ -48,8 +48,17 @@ def log_train_loss(module: L.LightningModule, loss: torch.Tensor) -> None:
     (docs/performance.md); calling it on the other steps only for Lightning to drop the value
     is pure overhead.
     """
-    if (module.global_step + 1) % module.trainer.log_every_n_steps == 0:
+    if logs_this_step(module):
         module.log("train/loss", loss, on_step=True, on_epoch=False)
+
+
+def logs_this_step(module: Task) -> bool:
+    """Whether the logger writes this optimizer step's values: every ``log_every_n_steps``
+    steps. With ``steps_per_call`` K the trainer counts training calls, so its interval is
+    the step interval / K (:func:`biaslab.job.build_trainer`) and the written step is the
+    last of a call."""
+    every = module.trainer.log_every_n_steps * module.steps_per_call
+    return (module.global_step + 1) % every == 0
 
 
 class Task(L.LightningModule):
@@ -67,6 +76,12 @@ class Task(L.LightningModule):
     no_decay_bias_norm = False
     # what a run records under val/, so a sweeper's optimized_metric can be checked before it runs
     val_metrics: tuple[str, ...] = ("val/loss", "val/acc")
+    # train.steps_per_call K (set by the job): K > 1 takes K batches per training_step and
+    # steps the optimizer on each (manual optimization); the trainer's gradient clipping
+    # moves here, since Lightning clips only what it steps itself
+    steps_per_call = 1
+    clip_val: float | None = None
+    clip_algorithm: str | None = None
 
     def __init__(
         self,
@@ -123,8 +138,44 @@ class Task(L.LightningModule):
             if name.startswith(prefix)
         }
         out.update(self.best_val[k])
-        out.update({"steps": self.trainer.global_step, "epochs": self.trainer.current_epoch})
+        out.update({"steps": self.trainer.global_step, "epochs": self.epochs_done()})
         return out
+
+    def epochs_done(self) -> int:
+        """The trainer's epoch count: passes over the training data ended, the last partial
+        one counted once the fit has ended. With ``steps_per_call`` > 1 the loader has no end
+        (:class:`~biaslab.data.base.Chunks`): the trainer's one epoch ends with the fit, and
+        the count is made from the steps."""
+        if self.steps_per_call == 1:
+            return self.trainer.current_epoch
+        step = self.trainer.global_step
+        if step == 0:
+            return self.trainer.current_epoch
+        # the epoch of the last step taken (it ends after that step's hooks), one more once
+        # the fit has ended, which ends the epoch under way
+        under_way = (step - 1) // self.trainer.datamodule.steps_per_epoch
+        return under_way + (1 if self.trainer.current_epoch > 0 else 0)
+
+    def train_loss(self, batch) -> torch.Tensor:
+        """The training loss of one batch (what one optimizer step minimizes)."""
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx):
+        if self.steps_per_call == 1:
+            return self.train_loss(batch)
+        # K optimizer steps, in the order Lightning's automatic loop takes them: forward,
+        # zero_grad, backward, clip, step, scheduler
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        for b in batch:
+            loss = self.train_loss(b)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            if self.clip_val:
+                self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        return loss  # the last step's: what the divergence guard reads
 
     def mark_diverged(self, k: int, e: Diverged) -> None:
         """Record member k as diverged at ``e.step``, with its metrics as they are now."""
@@ -174,7 +225,7 @@ class Classifier(Task):
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
-    def training_step(self, batch, batch_idx):
+    def train_loss(self, batch):
         x, y = batch
         loss = F.cross_entropy(self.model(x), y)
         log_train_loss(self, loss)

@@ -44,13 +44,16 @@ class Windows:
 
 class WindowClock(Callback):
     """Feeds the project path's steps to :class:`Windows`. A batch's labels count its samples:
-    (B,) for a single run, (B, K) for a seed-parallel job, whose step trains B·K."""
+    (B,) for a single run, (B, K) for a seed-parallel job, whose step trains B·K. A call of
+    ``train.steps_per_call`` K is a list of K batches, K steps ended together (the caller
+    puts the window marks on multiples of K)."""
 
     def __init__(self, windows: Windows):
         self.windows = windows
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.windows.step(batch[1].numel())
+        for b in batch if isinstance(batch, list) else [batch]:
+            self.windows.step(b[1].numel())
 
 
 class JobClock(Callback):

@@ -24,6 +24,7 @@ from biaslab.bench.cases import Case
 from biaslab.bench.clock import WindowClock, Windows
 from biaslab.bench.raw import raw_device, run_raw
 from biaslab.compose import compose_job
+from biaslab.steps_per_call import steps_per_call
 from biaslab.train import train
 
 # Validation would land inside some windows and not others: off for both paths.
@@ -75,6 +76,9 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
         probe = Windows(2, 3, 1, device)
         run_raw(cfg, data, probe)
         warmup, window = plan.steps_for(data.batch_size / probe.rates()[0])
+    # the project path's calls of K steps end together: window marks on multiples of K
+    calls = steps_per_call(cfg)
+    warmup, window = -(-warmup // calls) * calls, -(-window // calls) * calls
 
     rates: dict[str, list[float]] = {"raw": [], "project": []}
     samples = {"raw": 0, "project": 0}  # trained by each path over all rounds

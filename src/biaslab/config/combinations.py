@@ -14,6 +14,7 @@ from biaslab.config.optimization import (
     fused_step_can_clip,
     nesterov_needs_momentum,
     schedule_fits_steps,
+    steps_per_call_fits,
 )
 from biaslab.config.rules import SEED_MAX, ConfigError, choice, is_int
 
@@ -260,6 +261,7 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     fused_step_can_clip,
     schedule_fits_steps,
     _validation_can_run,
+    steps_per_call_fits,
     _metric_is_recorded,
     _metric_is_validated,
     _device_exists,

@@ -51,3 +51,41 @@ def fused_step_can_clip(cfg: DictConfig) -> None:
             f"trainer.gradient_clip_val={clip}"
             " (a fused step unscales the gradients itself, after they would be clipped)",
         )
+
+
+def steps_per_call_fits(cfg: DictConfig) -> None:
+    """``train.steps_per_call=K`` > 1 (:mod:`biaslab.steps_per_call`): the trainer counts
+    calls of K steps, so every step interval must be a multiple of K, and the K steps are
+    taken by the task's own loop, which does what a lone model's 32/64-bit or bf16 step on one
+    device does: a packed job, several devices, loss scaling and gradient accumulation are
+    refused rather than half done."""
+    k = OmegaConf.select(cfg, "train.steps_per_call")
+    if not is_int(k) or k == 1:
+        return
+    t = cfg.trainer
+
+    def refuse(allowed: str) -> None:
+        raise ConfigError("train.steps_per_call", k, f"1 {allowed}")
+
+    for key, value in (
+        ("trainer.max_steps", t.get("max_steps")),
+        ("trainer.val_check_interval", t.get("val_check_interval")),
+        ("trainer.log_every_n_steps", t.get("log_every_n_steps", 50)),
+        ("checkpoint.every_n_steps", OmegaConf.select(cfg, "checkpoint.every_n_steps")),
+    ):
+        if key == "checkpoint.every_n_steps" and value is None:
+            continue
+        if not is_int(value) or value < 1 or value % k:
+            raise ConfigError(
+                "train.steps_per_call", k, f"a divisor of {key}={value} (a step count >= 1)"
+            )
+    if t.get("check_val_every_n_epoch") is not None:
+        refuse("with trainer.check_val_every_n_epoch set (K-step calls have no epoch end)")
+    if OmegaConf.select(cfg, "train.parallel_seeds") not in (None, 1):
+        refuse("with train.parallel_seeds > 1")
+    if str(t.get("devices", 1)) != "1" or str(t.get("num_nodes", 1)) != "1":
+        refuse(f"with trainer.devices={t.get('devices')} (one device only)")
+    if loss_scaled(t.get("precision")):
+        refuse(f"with trainer.precision={t.get('precision')} (loss scaling)")
+    if t.get("accumulate_grad_batches", 1) != 1:
+        refuse(f"with trainer.accumulate_grad_batches={t.get('accumulate_grad_batches')}")

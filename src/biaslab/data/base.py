@@ -26,7 +26,10 @@ class DataSpec:
 
 
 def already_on(batch, device: torch.device) -> bool:
-    """Whether ``batch`` is a tuple/list of tensors all on ``device`` (nothing to move)."""
+    """Whether ``batch`` is a tuple/list of tensors all on ``device`` (nothing to move), or a
+    list of such batches (:class:`Chunks`)."""
+    if isinstance(batch, list) and batch and isinstance(batch[0], (tuple, list)):
+        return all(already_on(b, device) for b in batch)
     return isinstance(batch, (tuple, list)) and all(
         isinstance(t, torch.Tensor) and t.device == device for t in batch
     )
@@ -80,6 +83,17 @@ class TensorBatches:
         else:
             epoch, skip = divmod(self.position(), len(self))
         self._epochs_started = epoch + 1
+        yield from self._epoch(epoch, skip)
+
+    def stream(self, start: int):
+        """Every batch from the ``start``-th on (counted from the first epoch's first), across
+        epochs, without end: the batches ``iter()`` gives epoch after epoch."""
+        epoch, skip = divmod(start, len(self))
+        while True:
+            yield from self._epoch(epoch, skip)
+            epoch, skip = epoch + 1, 0
+
+    def _epoch(self, epoch: int, skip: int):
         n, size, w = len(self.x), self._size(), self.world_size
         b = self.batch_size * w
         if self.shuffle:
@@ -101,6 +115,27 @@ class TensorBatches:
 
     # Lightning treats a loader with these two methods as resumable mid-epoch. The state is the
     # trainer's own step count (see ``position``), so there is nothing else to save.
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class Chunks:
+    """The batches of ``batches`` K at a time, as lists, without end: what one training step
+    of ``train.steps_per_call=K`` takes (K optimizer steps). The first chunk starts at the
+    batch ``position()`` (the trainer's step count), so a resumed run continues with the
+    batches the uninterrupted run would have seen, as :class:`TensorBatches` does."""
+
+    def __init__(self, batches: TensorBatches, k: int, position: Callable[[], int]):
+        self.batches, self.k, self.position = batches, k, position
+
+    def __iter__(self):
+        stream = self.batches.stream(self.position())
+        while True:
+            yield [next(stream) for _ in range(self.k)]
+
     def state_dict(self) -> dict:
         return {}
 
@@ -133,6 +168,8 @@ class TensorDataModule(L.LightningDataModule):
         self.shuffle_seed = shuffle_seed
         self.data_dir = data_dir
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        # train.steps_per_call (set by the job): > 1 gives the training loader as Chunks
+        self.steps_per_call = 1
 
     # -- to implement -------------------------------------------------------------------
     def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -189,8 +226,17 @@ class TensorDataModule(L.LightningDataModule):
             x, y, self.batch_size, shuffle, self.shuffle_seed, position, rank=rank, world_size=world
         )
 
-    def train_dataloader(self) -> TensorBatches:
-        return self._batches("train", shuffle=True)
+    def train_dataloader(self) -> TensorBatches | Chunks:
+        batches = self._batches("train", shuffle=True)
+        if self.steps_per_call == 1:
+            return batches
+        trainer = self.trainer
+        return Chunks(batches, self.steps_per_call, lambda: trainer.global_step)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Training batches in an epoch (what the trainer counts epochs by)."""
+        return len(self._batches("train", shuffle=True))
 
     def val_dataloader(self) -> TensorBatches:
         return self._batches("val", shuffle=False)

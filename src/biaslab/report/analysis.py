@@ -27,6 +27,7 @@ IGNORED_KEYS = {
     "overwrite",
     # one fused kernel or torch's loop: the same update, apart in rounding only (as packing)
     "optimizer.fused",
+    "train.steps_per_call",  # how the steps are grouped into Lightning calls: the same steps
 }
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "train.parallel_", "_")
 WIDTH = "model.width"

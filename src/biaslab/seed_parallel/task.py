@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from biaslab.guards import Diverged
+from biaslab.guards import Diverged, check_due
 from biaslab.models.packed import PackedModel
-from biaslab.task import Task
+from biaslab.task import Task, logs_this_step
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,12 @@ class SeedParallelClassifier(Task):
         self.register_buffer("alive", torch.ones(k, dtype=torch.bool), persistent=False)
         self.member_losses: torch.Tensor | None = None
 
-    def training_step(self, batch, batch_idx):
+    def train_loss(self, batch):
         x, y = batch
         losses = member_losses(self.model(x), y)
         self.member_losses = losses.detach()
         # the loss is logged only on the steps the logger writes (see biaslab.task)
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+        if logs_this_step(self):
             for k in self.live():
                 self.log(f"{self.prefixes[k]}train/loss", losses[k], on_step=True, on_epoch=False)
         # where(), not a product: a retired member's NaN must not reach the sum
@@ -164,7 +164,7 @@ class MemberGuard(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
-        if (step % self.every_n_steps and step != trainer.max_steps) or (
+        if not check_due(step, self.every_n_steps, pl_module, trainer) or (
             pl_module.member_losses is None
         ):
             return

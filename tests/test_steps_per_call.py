@@ -1,0 +1,135 @@
+"""``train.steps_per_call=K``: K optimizer steps per Lightning call train on the same batches
+to the same weights and records as one step per call, log at the same steps, resume alike,
+and refuse what they do not do."""
+
+from __future__ import annotations
+
+import csv
+
+import lightning as L
+import pytest
+import torch
+
+from biaslab.config import ConfigError, validate
+from biaslab.guards import check_due
+from biaslab.train import train
+
+# 60 steps cross MNIST-1D's epoch of 36 batches inside a call; cosine and clipping are the
+# parts of a step Lightning's automatic loop does and the task's own loop must redo
+CLASSIFIER = [
+    "logger=csv",
+    "trainer.max_steps=60",
+    "trainer.val_check_interval=20",
+    "trainer.log_every_n_steps=10",
+    "+trainer.gradient_clip_val=0.5",
+    "scheduler=cosine",
+    "model.width=4",
+]
+ADDING = [
+    "logger=csv",
+    "model=lstm",
+    "data=adding",
+    "data.length=10",
+    "data.num_train=400",
+    "data.num_val=100",
+    "data.num_test=100",
+    "model.hidden_size=8",
+    "trainer.max_steps=24",
+    "trainer.val_check_interval=12",
+    "trainer.log_every_n_steps=4",
+    "+trainer.gradient_clip_val=1.0",
+]
+
+
+def _csv_rows(root) -> list[dict]:
+    (path,) = root.rglob("metrics.csv")
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _weights(root) -> dict[str, torch.Tensor]:
+    (ckpt,) = root.rglob("last.ckpt")
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def _same_run(make_cfg, tmp_path, overrides: list[str], k: int) -> None:
+    one = train(make_cfg(*overrides, output_dir=tmp_path / "one"))
+    many = train(make_cfg(*overrides, f"train.steps_per_call={k}", output_dir=tmp_path / "k"))
+    assert many["status"] == one["status"] == "completed"
+    assert many["metrics"] == one["metrics"]  # every metric, bit for bit
+    w1, wk = _weights(tmp_path / "one"), _weights(tmp_path / "k")
+    assert w1.keys() == wk.keys()
+    assert all(torch.equal(w1[name], wk[name]) for name in w1)
+    # the logger gets the same steps, epochs and values
+    assert _csv_rows(tmp_path / "k") == _csv_rows(tmp_path / "one")
+
+
+def test_a_classifier_trains_alike_with_several_steps_per_call(make_cfg, tmp_path):
+    _same_run(make_cfg, tmp_path, CLASSIFIER, 10)
+
+
+def test_an_lstm_trains_alike_with_several_steps_per_call(make_cfg, tmp_path):
+    _same_run(make_cfg, tmp_path, ADDING, 4)
+
+
+def test_a_crashed_run_of_several_steps_per_call_resumes_to_the_same_metrics(make_cfg, tmp_path):
+    base = [*CLASSIFIER, "logger=none", "checkpoint.every_n_steps=30", "train.steps_per_call=5"]
+
+    class Crash(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 45:
+                raise RuntimeError("killed at step 45")
+
+    whole = train(make_cfg(*base, output_dir=tmp_path / "whole"))["metrics"]
+    with pytest.raises(RuntimeError):
+        train(make_cfg(*base, output_dir=tmp_path / "cut"), callbacks=[Crash()])
+    resumed = train(make_cfg(*base, "resume=true", output_dir=tmp_path / "cut"))["metrics"]
+    assert resumed == whole
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (["trainer.max_steps=42"], "a divisor of trainer.max_steps=42"),
+        (["trainer.val_check_interval=25"], "a divisor of trainer.val_check_interval=25"),
+        (["trainer.log_every_n_steps=5"], "a divisor of trainer.log_every_n_steps=5"),
+        (["checkpoint.every_n_steps=15"], "a divisor of checkpoint.every_n_steps=15"),
+        (["trainer.max_steps=-1"], "a divisor of trainer.max_steps=-1"),
+        (["train.parallel_seeds=2"], "1 with train.parallel_seeds > 1"),
+        (["trainer.precision=16-mixed"], "1 with trainer.precision=16-mixed"),
+        (["trainer.check_val_every_n_epoch=1"], "1 with trainer.check_val_every_n_epoch set"),
+        (["+trainer.accumulate_grad_batches=2"], "1 with trainer.accumulate_grad_batches=2"),
+        (["trainer.devices=2"], "1 with trainer.devices=2"),
+    ],
+)
+def test_what_several_steps_per_call_cannot_do_is_refused(make_cfg, overrides, expected):
+    cfg = make_cfg(
+        "trainer.max_steps=40",
+        "trainer.log_every_n_steps=10",
+        "train.steps_per_call=10",
+        *overrides,
+    )
+    with pytest.raises(ConfigError, match="train.steps_per_call=10") as e:
+        validate(cfg)
+    assert expected in str(e.value)
+
+
+def test_one_step_per_call_is_refused_nothing_and_k_is_a_positive_integer(make_cfg):
+    validate(make_cfg("trainer.max_steps=42", "trainer.precision=16-mixed"))
+    for bad in ("0", "2.5", "true"):
+        with pytest.raises(ConfigError, match="expected an integer >= 1"):
+            validate(make_cfg(f"train.steps_per_call={bad}"))
+
+
+def test_the_divergence_check_runs_when_a_call_passes_its_interval():
+    class Module:
+        steps_per_call = 1
+
+    class Trainer:
+        max_steps = 100
+
+    one = [s for s in range(1, 101) if check_due(s, 10, Module(), Trainer())]
+    assert one == list(range(10, 101, 10))  # every 10th step, as before
+    Module.steps_per_call = 4
+    four = [s for s in range(4, 101, 4) if check_due(s, 10, Module(), Trainer())]
+    assert four == [12, 20, 32, 40, 52, 60, 72, 80, 92, 100]
