@@ -170,8 +170,8 @@ class Task(L.LightningModule):
             loss = self.train_loss(b)
             optimizer.zero_grad()
             self.manual_backward(loss)
-            if self.clip_val:
-                self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
+            if self.clip_val:  # through the hook, as Lightning's loop clips
+                self.configure_gradient_clipping(optimizer, self.clip_val, self.clip_algorithm)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
