@@ -100,6 +100,7 @@ def test_a_crashed_run_of_several_steps_per_call_resumes_to_the_same_metrics(mak
         (["trainer.check_val_every_n_epoch=1"], "1 with trainer.check_val_every_n_epoch set"),
         (["+trainer.accumulate_grad_batches=2"], "1 with trainer.accumulate_grad_batches=2"),
         (["trainer.devices=2"], "1 with trainer.devices=2"),
+        (["data=fashion_mnist"], "1 with data=fashion_mnist (its batches are made on the device"),
     ],
 )
 def test_what_several_steps_per_call_cannot_do_is_refused(make_cfg, overrides, expected):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import lightning as L
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab.config.rules import ConfigError, choice, is_int, loss_scaled
@@ -83,9 +85,20 @@ def steps_per_call_fits(cfg: DictConfig) -> None:
         refuse("with trainer.check_val_every_n_epoch set (K-step calls have no epoch end)")
     if OmegaConf.select(cfg, "train.parallel_seeds") not in (None, 1):
         refuse("with train.parallel_seeds > 1")
+    target = OmegaConf.select(cfg, "data._target_")
+    # a data module that makes each batch's inputs on the device (the image datasets, which
+    # augment with the step's seed) is handed one batch at a time
+    if target and own_batch_hook(get_object(target)):
+        refuse(f"with data={choice(cfg, 'data')} (its batches are made on the device one by one)")
     if str(t.get("devices", 1)) != "1" or str(t.get("num_nodes", 1)) != "1":
         refuse(f"with trainer.devices={t.get('devices')} (one device only)")
     if loss_scaled(t.get("precision")):
         refuse(f"with trainer.precision={t.get('precision')} (loss scaling)")
     if t.get("accumulate_grad_batches", 1) != 1:
         refuse(f"with trainer.accumulate_grad_batches={t.get('accumulate_grad_batches')}")
+
+
+def own_batch_hook(data_class: type) -> bool:
+    """Whether the data module turns each batch into inputs on the device itself."""
+    hook = getattr(data_class, "on_after_batch_transfer", None)
+    return hook is not None and hook is not L.LightningDataModule.on_after_batch_transfer
