@@ -9,7 +9,9 @@ import csv
 import lightning as L
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from biaslab import fingerprint
 from biaslab.config import ConfigError, validate
 from biaslab.guards import check_due
 from biaslab.train import train
@@ -134,3 +136,20 @@ def test_the_divergence_check_runs_when_a_call_passes_its_interval():
     Module.steps_per_call = 4
     four = [s for s in range(4, 101, 4) if check_due(s, 10, Module(), Trainer())]
     assert four == [12, 20, 32, 40, 52, 60, 72, 80, 92, 100]
+
+
+def test_a_run_recorded_before_the_key_still_matches_and_another_k_does_not(make_cfg, tmp_path):
+    """One step per call runs as every run did before the key existed, so an older run's
+    record or checkpoint still matches (and resumes); a checkpoint of one K is refused to
+    another, whose trainer counts its loop differently."""
+    cfg = make_cfg()
+    older = OmegaConf.to_container(cfg, resolve=True)
+    del older["train"]["steps_per_call"]
+    assert fingerprint.of(older)["digest"] == fingerprint.of(cfg)["digest"]
+
+    base = ["trainer.max_steps=20", "trainer.val_check_interval=10", "model.width=4"]
+    train(make_cfg(*base, output_dir=tmp_path / "run"))
+    with pytest.raises(ConfigError) as e:
+        train(make_cfg(*base, "resume=true", "train.steps_per_call=5", output_dir=tmp_path / "run"))
+    assert str(e.value).startswith("resume=true is not allowed"), str(e.value)
+    assert "train.steps_per_call" in str(e.value)

@@ -31,6 +31,11 @@ UNRELATED = (
 )
 
 
+# Keys added after runs were recorded, at the value that runs as those runs ran: left out there,
+# so that a run made before the key existed still matches its config (and resumes).
+ADDED_AT = {"train.steps_per_call": 1}
+
+
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     if not isinstance(tree, dict) or not tree:
         return {prefix.rstrip("."): tree}
@@ -49,7 +54,11 @@ def values(config: DictConfig | dict[str, Any]) -> dict[str, Any]:
     dotted key, as JSON would store them."""
     if isinstance(config, DictConfig):
         config = OmegaConf.to_container(config, resolve=True)
-    flat = {k: v for k, v in _flatten(config).items() if _related(k)}
+    flat = {
+        k: v
+        for k, v in _flatten(config).items()
+        if _related(k) and not (k in ADDED_AT and v == ADDED_AT[k])
+    }
     return json.loads(json.dumps(flat, sort_keys=True, default=str))
 
 
