@@ -74,6 +74,17 @@ def test_an_lstm_trains_alike_with_several_steps_per_call(make_cfg, tmp_path):
     _same_run(make_cfg, tmp_path, ADDING, 4)
 
 
+def test_a_packed_job_trains_alike_with_several_steps_per_call(make_cfg, tmp_path):
+    """Two seeds packed in one model: each member's record and logged steps as before."""
+    packed = [*CLASSIFIER, "train.parallel_seeds=2"]
+    one = train(make_cfg(*packed, output_dir=tmp_path / "one"))
+    many = train(make_cfg(*packed, "train.steps_per_call=5", output_dir=tmp_path / "k"))
+    assert [m["metrics"] for m in many["members"]] == [m["metrics"] for m in one["members"]]
+    for seed in (0, 1):
+        rows = [_csv_rows(tmp_path / run / f"seed={seed}") for run in ("one", "k")]
+        assert rows[0] == rows[1]
+
+
 def test_a_crashed_run_of_several_steps_per_call_resumes_to_the_same_metrics(make_cfg, tmp_path):
     base = [*CLASSIFIER, "logger=none", "checkpoint.every_n_steps=30", "train.steps_per_call=5"]
 
@@ -97,7 +108,6 @@ def test_a_crashed_run_of_several_steps_per_call_resumes_to_the_same_metrics(mak
         (["trainer.log_every_n_steps=5"], "a divisor of trainer.log_every_n_steps=5"),
         (["checkpoint.every_n_steps=15"], "a divisor of checkpoint.every_n_steps=15"),
         (["trainer.max_steps=-1"], "a divisor of trainer.max_steps=-1"),
-        (["train.parallel_seeds=2"], "1 with train.parallel_seeds > 1"),
         (["trainer.precision=16-mixed"], "1 with trainer.precision=16-mixed"),
         (["trainer.check_val_every_n_epoch=1"], "1 with trainer.check_val_every_n_epoch set"),
         (["+trainer.accumulate_grad_batches=2"], "1 with trainer.accumulate_grad_batches=2"),

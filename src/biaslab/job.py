@@ -77,7 +77,7 @@ def build_task(cfg: DictConfig, members: Sequence[Member]) -> tuple[Task, Any, d
         task, data = pack(cfg, seeds, models, datas, instantiate(cfg.optimizer), scheduler)
     task.no_decay_bias_norm = bool(OmegaConf.select(cfg, "train.no_decay_bias_norm"))
     calls = steps_per_call(cfg)
-    if calls > 1:  # the config check allows it only for a lone run on one device
+    if calls > 1:  # one device only (config.optimization.steps_per_call_fits)
         task.steps_per_call = data.steps_per_call = calls
         task.automatic_optimization = False
         task.clip_val = OmegaConf.select(cfg, "trainer.gradient_clip_val")

@@ -58,9 +58,9 @@ def fused_step_can_clip(cfg: DictConfig) -> None:
 def steps_per_call_fits(cfg: DictConfig) -> None:
     """``train.steps_per_call=K`` > 1 (:mod:`biaslab.steps_per_call`): the trainer counts
     calls of K steps, so every step interval must be a multiple of K, and the K steps are
-    taken by the task's own loop, which does what a lone model's 32/64-bit or bf16 step on one
-    device does: a packed job, several devices, loss scaling and gradient accumulation are
-    refused rather than half done."""
+    taken by the task's own loop, which does what a 32/64-bit or bf16 step on one device
+    does: several devices, loss scaling, gradient accumulation and batches made on the device
+    one at a time are refused rather than half done."""
     k = OmegaConf.select(cfg, "train.steps_per_call")
     if not is_int(k) or k == 1:
         return
@@ -83,8 +83,6 @@ def steps_per_call_fits(cfg: DictConfig) -> None:
             )
     if t.get("check_val_every_n_epoch") is not None:
         refuse("with trainer.check_val_every_n_epoch set (K-step calls have no epoch end)")
-    if OmegaConf.select(cfg, "train.parallel_seeds") not in (None, 1):
-        refuse("with train.parallel_seeds > 1")
     target = OmegaConf.select(cfg, "data._target_")
     # a data module that makes each batch's inputs on the device (the image datasets, which
     # augment with the step's seed) is handed one batch at a time

@@ -128,7 +128,8 @@ class Chunks:
     batch ``position()`` (the trainer's step count), so a resumed run continues with the
     batches the uninterrupted run would have seen, as :class:`TensorBatches` does."""
 
-    def __init__(self, batches: TensorBatches, k: int, position: Callable[[], int]):
+    def __init__(self, batches, k: int, position: Callable[[], int]):
+        # batches: anything with TensorBatches' stream(start), e.g. a packed job's MemberBatches
         self.batches, self.k, self.position = batches, k, position
 
     def __iter__(self):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import lightning as L
 import torch
 
-from biaslab.data.base import DataSpec, TensorBatches, TensorDataModule, already_on
+from biaslab.data.base import Chunks, DataSpec, TensorBatches, TensorDataModule, already_on
 
 
 def _side_by_side(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, bool]:
@@ -50,8 +50,17 @@ class MemberBatches:
 
     def __iter__(self):
         for picks in zip(*self.orders, strict=True):
-            idx = torch.stack([i for i, _ in picks], 1)  # (B, K)
-            yield self._take(self.x, idx), self._take(self.y, idx)
+            yield self._gather(picks)
+
+    def stream(self, start: int):
+        """Every step's batch from the ``start``-th on, across epochs, without end (as
+        :meth:`TensorBatches.stream`), for :class:`~biaslab.data.base.Chunks`."""
+        for picks in zip(*(o.stream(start) for o in self.orders), strict=True):
+            yield self._gather(picks)
+
+    def _gather(self, picks):
+        idx = torch.stack([i for i, _ in picks], 1)  # (B, K)
+        return self._take(self.x, idx), self._take(self.y, idx)
 
     # resumable mid-epoch like TensorBatches: the position is the trainer's step count
     def state_dict(self) -> dict:
@@ -85,6 +94,7 @@ class SeedParallelData(L.LightningDataModule):
             self.splits[name] = (x, y, x_shared, y_shared)
         hook = type(self.members[0]).on_after_batch_transfer
         self._member_hook = hook is not L.LightningDataModule.on_after_batch_transfer
+        self.steps_per_call = 1  # train.steps_per_call, set by the job (see TensorDataModule)
 
     @property
     def spec(self) -> DataSpec:
@@ -120,8 +130,16 @@ class SeedParallelData(L.LightningDataModule):
         ]
         return MemberBatches(x, y, x_shared and y_shared, orders)
 
-    def train_dataloader(self) -> MemberBatches:
-        return self._batches("train", shuffle=True)
+    def train_dataloader(self) -> MemberBatches | Chunks:
+        batches = self._batches("train", shuffle=True)
+        if self.steps_per_call == 1:
+            return batches
+        trainer = self.trainer
+        return Chunks(batches, self.steps_per_call, lambda: trainer.global_step)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self._batches("train", shuffle=True))
 
     def val_dataloader(self) -> MemberBatches:
         return self._batches("val", shuffle=False)
