@@ -5,6 +5,8 @@ and refuse what they do not do."""
 from __future__ import annotations
 
 import csv
+import json
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -14,6 +16,7 @@ from omegaconf import OmegaConf
 from biaslab import fingerprint
 from biaslab.config import ConfigError, validate
 from biaslab.guards import check_due
+from biaslab.steps_per_call import resolve
 from biaslab.train import train
 
 # 60 steps cross MNIST-1D's epoch of 36 batches inside a call; cosine and clipping are the
@@ -127,11 +130,35 @@ def test_what_several_steps_per_call_cannot_do_is_refused(make_cfg, overrides, e
     assert expected in str(e.value)
 
 
-def test_one_step_per_call_is_refused_nothing_and_k_is_a_positive_integer(make_cfg):
+def test_one_step_per_call_is_refused_nothing_and_k_is_auto_or_a_positive_integer(make_cfg):
     validate(make_cfg("trainer.max_steps=42", "trainer.precision=16-mixed"))
-    for bad in ("0", "2.5", "true"):
-        with pytest.raises(ConfigError, match="expected an integer >= 1"):
+    for bad in ("0", "2.5", "true", "fast"):
+        with pytest.raises(ConfigError, match="expected auto or an integer >= 1"):
             validate(make_cfg(f"train.steps_per_call={bad}"))
+
+
+@pytest.mark.parametrize(
+    "overrides, k",
+    [
+        ([], 10),
+        (["trainer.precision=bf16-mixed"], 10),
+        (["trainer.max_steps=42"], 1),
+        (["trainer.precision=16-mixed"], 1),
+        (["+trainer.accumulate_grad_batches=2"], 1),
+        (["data=fashion_mnist"], 1),
+        (["train.steps_per_call=5"], 5),
+    ],
+)
+def test_auto_takes_ten_steps_a_call_where_they_can_run_and_one_elsewhere(make_cfg, overrides, k):
+    cfg = make_cfg(*overrides)
+    resolve(cfg)
+    assert cfg.train.steps_per_call == k
+    validate(cfg)  # never a refusal: auto falls back
+
+
+def test_the_record_says_how_many_steps_a_call_ran(make_cfg, tmp_path):
+    out = train(make_cfg("trainer.max_steps=20", "trainer.val_check_interval=10"))
+    assert json.loads(Path(out["results"]).read_text())["config"]["train"]["steps_per_call"] == 10
 
 
 def test_the_divergence_check_runs_when_a_call_passes_its_interval():
@@ -148,18 +175,41 @@ def test_the_divergence_check_runs_when_a_call_passes_its_interval():
     assert four == [12, 20, 32, 40, 52, 60, 72, 80, 92, 100]
 
 
-def test_a_run_recorded_before_the_key_still_matches_and_another_k_does_not(make_cfg, tmp_path):
+def test_a_run_recorded_before_the_key_still_matches_and_a_checkpoint_keeps_its_k(
+    make_cfg, tmp_path
+):
     """One step per call runs as every run did before the key existed, so an older run's
-    record or checkpoint still matches (and resumes); a checkpoint of one K is refused to
-    another, whose trainer counts its loop differently."""
-    cfg = make_cfg()
+    record or checkpoint still matches. A finished run is the same whatever K computed it, so
+    a rerun with resume=true leaves it; a checkpoint of one K is refused to another, whose
+    trainer counts its loop differently."""
+    cfg = make_cfg("train.steps_per_call=1")
     older = OmegaConf.to_container(cfg, resolve=True)
     del older["train"]["steps_per_call"]
     assert fingerprint.of(older)["digest"] == fingerprint.of(cfg)["digest"]
 
     base = ["trainer.max_steps=20", "trainer.val_check_interval=10", "model.width=4"]
-    train(make_cfg(*base, output_dir=tmp_path / "run"))
+    done = tmp_path / "done"
+    train(make_cfg(*base, "train.steps_per_call=1", output_dir=done))
+    record = (done / "results.json").read_bytes()
+    again = train(make_cfg(*base, "resume=true", "train.steps_per_call=5", output_dir=done))
+    assert again["status"] == "completed" and (done / "results.json").read_bytes() == record
+
+    class Crash(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 20:
+                raise RuntimeError("killed at step 20")
+
+    # a checkpoint at step 10 (between validations), then a crash
+    cut = [
+        "trainer.max_steps=40",
+        "trainer.val_check_interval=20",
+        "model.width=4",
+        "checkpoint.every_n_steps=10",
+        "train.steps_per_call=1",
+    ]
+    with pytest.raises(RuntimeError):
+        train(make_cfg(*cut, output_dir=tmp_path / "cut"), callbacks=[Crash()])
     with pytest.raises(ConfigError) as e:
-        train(make_cfg(*base, "resume=true", "train.steps_per_call=5", output_dir=tmp_path / "run"))
+        train(make_cfg(*cut[:-1], "resume=true", output_dir=tmp_path / "cut"))
     assert str(e.value).startswith("resume=true is not allowed"), str(e.value)
     assert "train.steps_per_call" in str(e.value)

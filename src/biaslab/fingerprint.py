@@ -31,6 +31,11 @@ UNRELATED = (
 )
 
 
+# Keys that change how a run is computed but not what it ends with (the same weights and
+# metrics, tests/test_steps_per_call.py): left out where a finished run is compared with a
+# config, kept where a checkpoint is to be continued (the trainer's loop state differs).
+HOW_COMPUTED = ("train.steps_per_call",)
+
 # Keys added after runs were recorded, at the value that runs as those runs ran: left out there,
 # so that a run made before the key existed still matches its config (and resumes).
 ADDED_AT = {"train.steps_per_call": 1}
@@ -97,3 +102,8 @@ class StoreFingerprint(L.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
         checkpoint[KEY] = self.fingerprint
+
+
+def result_values(flat: dict[str, Any]) -> dict[str, Any]:
+    """``flat`` (from :func:`values`) without the keys that do not change a finished run."""
+    return {k: v for k, v in flat.items() if k not in HOW_COMPUTED}

@@ -104,15 +104,20 @@ def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | Non
                 "by an older biaslab), so it cannot be shown to be this run; start a new run "
                 "in another folder",
             )
-        diffs = fingerprint.differences(saved["values"], fingerprint.values(cfg))
+        saved_values, current = saved["values"], fingerprint.values(cfg)
+        if len(finished) == len(members):  # nothing will be continued from it
+            saved_values = fingerprint.result_values(saved_values)
+            current = fingerprint.result_values(current)
+        diffs = fingerprint.differences(saved_values, current)
         if diffs:
             raise FolderInUse("resume", True, _mismatch(str(ckpt), diffs))
     for m, r in zip(members, records, strict=True):
         if r is None or r.get("status") not in (*FINISHED, "interrupted"):
             continue
-        diffs = fingerprint.differences(
-            fingerprint.values(r.get("config") or {}), fingerprint.values(m.cfg)
-        )
+        saved, current = fingerprint.values(r.get("config") or {}), fingerprint.values(m.cfg)
+        if r.get("status") in FINISHED:  # nothing left to continue: what it ran is what counts
+            saved, current = fingerprint.result_values(saved), fingerprint.result_values(current)
+        diffs = fingerprint.differences(saved, current)
         if diffs:
             raise FolderInUse("resume", True, _mismatch(str(Path(m.out_dir) / FILENAME), diffs))
     if len(finished) == len(members):

@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from biaslab import distributed, rundir, signals, tracking
+from biaslab import distributed, rundir, signals, steps_per_call, tracking
 from biaslab.checkpointing import DiskFull, is_disk_full
 from biaslab.config import ConfigError, validate
 from biaslab.data.download import DataUnavailable
@@ -99,6 +99,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     each member's seed, status, metrics, results path and run.
     """
     quiet_lightning()
+    steps_per_call.resolve(cfg)  # train.steps_per_call=auto: what runs, in the record too
     k = parallel_seeds(cfg)
     members = plan_members(cfg, k, job_overrides())
     done = rundir.check(cfg, members)  # before anything in the folder is written

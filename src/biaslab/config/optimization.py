@@ -55,20 +55,28 @@ def fused_step_can_clip(cfg: DictConfig) -> None:
         )
 
 
+AUTO_STEPS = 10  # what train.steps_per_call=auto takes where it can (docs/performance.md)
+
+
 def steps_per_call_fits(cfg: DictConfig) -> None:
-    """``train.steps_per_call=K`` > 1 (:mod:`biaslab.steps_per_call`): the trainer counts
-    calls of K steps, so every step interval must be a multiple of K, and the K steps are
-    taken by the task's own loop, which does what a 32/64-bit or bf16 step on one device
-    does: several devices, loss scaling, gradient accumulation and batches made on the device
-    one at a time are refused rather than half done."""
+    """``train.steps_per_call=K`` > 1 (:mod:`biaslab.steps_per_call`) where it cannot run is
+    refused; ``auto`` takes one step per call there instead (the same run either way)."""
     k = OmegaConf.select(cfg, "train.steps_per_call")
-    if not is_int(k) or k == 1:
-        return
-    t = cfg.trainer
+    if is_int(k) and k > 1:
+        blocked = steps_per_call_blocked(cfg, k)
+        if blocked is not None:
+            raise ConfigError("train.steps_per_call", k, blocked)
 
-    def refuse(allowed: str) -> None:
-        raise ConfigError("train.steps_per_call", k, f"1 {allowed}")
 
+def steps_per_call_blocked(cfg: DictConfig, k: int) -> str | None:
+    """Why K steps per call cannot run with ``cfg`` (what is allowed instead), or None. The
+    trainer counts calls of K steps, so every step interval must be a multiple of K, and the
+    K steps are taken by the task's own loop, which does what a 32/64-bit or bf16 step on one
+    device does: several devices, loss scaling, gradient accumulation and batches made on the
+    device one at a time are left out rather than half done."""
+    t = cfg.get("trainer")
+    if not isinstance(t, DictConfig):
+        return "1 without a trainer config"
     for key, value in (
         ("trainer.max_steps", t.get("max_steps")),
         ("trainer.val_check_interval", t.get("val_check_interval")),
@@ -78,22 +86,25 @@ def steps_per_call_fits(cfg: DictConfig) -> None:
         if key == "checkpoint.every_n_steps" and value is None:
             continue
         if not is_int(value) or value < 1 or value % k:
-            raise ConfigError(
-                "train.steps_per_call", k, f"a divisor of {key}={value} (a step count >= 1)"
-            )
+            return f"a divisor of {key}={value} (a step count >= 1)"
     if t.get("check_val_every_n_epoch") is not None:
-        refuse("with trainer.check_val_every_n_epoch set (K-step calls have no epoch end)")
+        return "1 with trainer.check_val_every_n_epoch set (K-step calls have no epoch end)"
     target = OmegaConf.select(cfg, "data._target_")
     # a data module that makes each batch's inputs on the device (the image datasets, which
     # augment with the step's seed) is handed one batch at a time
-    if target and own_batch_hook(get_object(target)):
-        refuse(f"with data={choice(cfg, 'data')} (its batches are made on the device one by one)")
+    try:
+        data_class = get_object(target) if target else None
+    except Exception:  # an unknown target: validate() names it
+        return "1 with an unknown data._target_"
+    if data_class is not None and own_batch_hook(data_class):
+        return f"1 with data={choice(cfg, 'data')} (its batches are made on the device one by one)"
     if str(t.get("devices", 1)) != "1" or str(t.get("num_nodes", 1)) != "1":
-        refuse(f"with trainer.devices={t.get('devices')} (one device only)")
+        return f"1 with trainer.devices={t.get('devices')} (one device only)"
     if loss_scaled(t.get("precision")):
-        refuse(f"with trainer.precision={t.get('precision')} (loss scaling)")
+        return f"1 with trainer.precision={t.get('precision')} (loss scaling)"
     if t.get("accumulate_grad_batches", 1) != 1:
-        refuse(f"with trainer.accumulate_grad_batches={t.get('accumulate_grad_batches')}")
+        return f"1 with trainer.accumulate_grad_batches={t.get('accumulate_grad_batches')}"
+    return None
 
 
 def own_batch_hook(data_class: type) -> bool:

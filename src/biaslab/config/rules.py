@@ -149,7 +149,10 @@ RULES: dict[str, Rule] = {
     "seed": SEED,
     "train.parallel_seeds": int_at_least(1),
     "train.no_decay_bias_norm": BOOL,
-    "train.steps_per_call": int_at_least(1),
+    "train.steps_per_call": (
+        lambda v: v == "auto" or (is_int(v) and v >= 1),
+        "auto or an integer >= 1",
+    ),
     "tags": strings(64),  # W&B refuses longer tags
     "optimized_metric": (
         lambda v: v is None or (isinstance(v, str) and v.startswith("val/") and len(v) > 4),
