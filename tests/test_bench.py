@@ -83,3 +83,17 @@ def test_the_bench_times_calls_of_several_steps_on_whole_calls(tmp_path, data_di
     assert (row["warmup_steps"], row["window_steps"]) == (5, 5)
     assert row["raw"]["samples"] == row["project"]["samples"] == 10 * row["batch_size"]
     assert len(row["project"]["windows"]) == 1 and row["project"]["samples_per_s"] > 0
+
+
+def test_the_default_bench_measures_the_default_path_of_ten_steps_a_call(tmp_path, data_dir):
+    """train.steps_per_call=auto: the windows are whole calls of 10 steps, so auto takes 10,
+    as the default run does, and the row says so."""
+    from biaslab.bench.cases import make_cases
+    from biaslab.bench.throughput import Plan, bench_case
+    from biaslab.compose import CONF_DIR
+
+    case = make_cases(["mnist1d"], 16, 512, str(data_dir))[0]
+    plan = Plan(rounds=1, windows_per_round=1, window_s=0.05, warmup_s=0.01)
+    row = bench_case(case, CONF_DIR, tmp_path, [f"paths.data_dir={data_dir}", "logger=none"], plan)
+    assert row["steps_per_call"] == 10
+    assert row["warmup_steps"] % 10 == 0 and row["window_steps"] % 10 == 0

@@ -15,28 +15,20 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lightning.pytorch.loggers import Logger
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from biaslab.config.optimization import AUTO_STEPS, steps_per_call_blocked
+from biaslab.config.optimization import resolve_steps_per_call as resolve
+
+__all__ = ["KEY", "StepsLogger", "resolve", "steps_per_call", "trainer_overrides"]
 
 KEY = "train.steps_per_call"
 
 
 def steps_per_call(cfg: DictConfig) -> int:
-    """K of ``train.steps_per_call`` (after :func:`resolve`); 1 when absent or not an integer
-    > 1 (an invalid value is refused by :func:`biaslab.config.validate` like any other)."""
+    """K of ``train.steps_per_call`` once :func:`resolve` has replaced ``auto``; 1 when absent
+    or not an integer > 1 (an invalid value is refused by :func:`biaslab.config.validate`)."""
     k = OmegaConf.select(cfg, KEY, default=1, throw_on_resolution_failure=False)
     return k if isinstance(k, int) and not isinstance(k, bool) and k > 1 else 1
-
-
-def resolve(cfg: DictConfig) -> None:
-    """Replace ``auto`` in ``cfg`` by what runs: :data:`AUTO_STEPS` steps per call where they
-    can run, else 1. Before the run's fingerprint and record are made, so both say which."""
-    if OmegaConf.select(cfg, KEY, throw_on_resolution_failure=False) != "auto":
-        return
-    k = AUTO_STEPS if steps_per_call_blocked(cfg, AUTO_STEPS) is None else 1
-    with open_dict(cfg):
-        OmegaConf.update(cfg, KEY, k)
 
 
 def trainer_overrides(cfg: DictConfig, k: int) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from biaslab.bench.cases import Case
 from biaslab.bench.clock import WindowClock, Windows
 from biaslab.bench.raw import raw_device, run_raw
 from biaslab.compose import compose_job
-from biaslab.steps_per_call import steps_per_call
+from biaslab.config.optimization import AUTO_STEPS
+from biaslab.steps_per_call import KEY, resolve, steps_per_call
 from biaslab.train import train
 
 # Validation would land inside some windows and not others: off for both paths.
@@ -76,8 +77,11 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
         probe = Windows(2, 3, 1, device)
         run_raw(cfg, data, probe)
         warmup, window = plan.steps_for(data.batch_size / probe.rates()[0])
-    # the project path's calls of K steps end together: window marks on multiples of K
+    # the project path's calls of K steps end together: window marks on multiples of K (for
+    # auto, of what it takes where it can run; fixed steps, as --quick's, are left as given)
     calls = steps_per_call(cfg)
+    if OmegaConf.select(cfg, KEY) == "auto" and not plan.fixed_steps:
+        calls = AUTO_STEPS
     warmup, window = -(-warmup // calls) * calls, -(-window // calls) * calls
 
     rates: dict[str, list[float]] = {"raw": [], "project": []}
@@ -86,6 +90,7 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
     load = [os.getloadavg()[0]]
     with open_dict(cfg):
         cfg.trainer.max_steps = warmup + plan.windows_per_round * window
+    resolve(cfg)  # auto: the K the project path takes with this budget
     for r in range(plan.rounds):
         with open_dict(cfg):  # each round's project run is a run of its own, in its own folder
             cfg.paths.output_dir = str(work / f"{case.name}-{case.bias}" / f"round-{r}")
@@ -108,6 +113,7 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
         "batch_size": int(data.batch_size),
         "train_samples": len(data.splits["train"][0]),
         "precision": str(cfg.trainer.precision),
+        "steps_per_call": steps_per_call(cfg),
         "warmup_steps": warmup,
         "window_steps": window,
         "overrides": case.overrides,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 from hydra.utils import get_object
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.config.rules import ConfigError, choice, is_int, loss_scaled
 
@@ -66,6 +66,18 @@ def steps_per_call_fits(cfg: DictConfig) -> None:
         blocked = steps_per_call_blocked(cfg, k)
         if blocked is not None:
             raise ConfigError("train.steps_per_call", k, blocked)
+
+
+def resolve_steps_per_call(cfg: DictConfig) -> None:
+    """Replace ``train.steps_per_call=auto`` in ``cfg`` by what runs: :data:`AUTO_STEPS` steps
+    a call where they can run, else 1. Before a run's folder is checked and its fingerprint and
+    record are made, so that all of them say which K ran."""
+    key = "train.steps_per_call"
+    if OmegaConf.select(cfg, key, throw_on_resolution_failure=False) != "auto":
+        return
+    k = AUTO_STEPS if steps_per_call_blocked(cfg, AUTO_STEPS) is None else 1
+    with open_dict(cfg):
+        OmegaConf.update(cfg, key, k)
 
 
 def steps_per_call_blocked(cfg: DictConfig, k: int) -> str | None:

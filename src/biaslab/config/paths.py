@@ -100,11 +100,13 @@ class SafeOutputPaths(Callback):
 def _check_run_folder(config: DictConfig) -> None:
     """The run's folder, before Hydra rewrites its .hydra/ files (see biaslab.rundir)."""
     from biaslab import rundir
+    from biaslab.config.optimization import resolve_steps_per_call
     from biaslab.seed_parallel import parallel_seeds
     from biaslab.seed_parallel.members import members
 
     try:
         cfg = rundir.hydra_run_config(config)
+        resolve_steps_per_call(cfg)  # as train() does: the folder's run recorded the K it ran
         done = rundir.check(cfg, members(cfg, parallel_seeds(cfg), []))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
