@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import lightning as L
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -121,5 +120,7 @@ def steps_per_call_blocked(cfg: DictConfig, k: int) -> str | None:
 
 def own_batch_hook(data_class: type) -> bool:
     """Whether the data module turns each batch into inputs on the device itself."""
+    import lightning as L  # here: the config checks need Lightning only for this question
+
     hook = getattr(data_class, "on_after_batch_transfer", None)
     return hook is not None and hook is not L.LightningDataModule.on_after_batch_transfer
