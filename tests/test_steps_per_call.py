@@ -213,3 +213,38 @@ def test_a_run_recorded_before_the_key_still_matches_and_a_checkpoint_keeps_its_
         train(make_cfg(*cut[:-1], "resume=true", output_dir=tmp_path / "cut"))
     assert str(e.value).startswith("resume=true is not allowed"), str(e.value)
     assert "train.steps_per_call" in str(e.value)
+
+
+def test_the_step_translating_logger_is_the_wrapped_logger_otherwise():
+    """What a user calls on trainer.logger (W&B's log_image, a checkpoint upload) reaches the
+    logger the run made."""
+    from lightning.pytorch.loggers import Logger
+
+    from biaslab.steps_per_call import StepsLogger
+
+    class Recording(Logger):
+        name, version = "r", 0
+        calls: list = []
+
+        def log_hyperparams(self, params, *args, **kwargs):
+            pass
+
+        def log_metrics(self, metrics, step=None):
+            self.calls.append((dict(metrics), step))
+
+        def after_save_checkpoint(self, checkpoint_callback):
+            self.calls.append(("checkpoint", checkpoint_callback))
+
+        def log_image(self, key, images):
+            self.calls.append(("image", key))
+
+    inner = Recording()
+    outer = StepsLogger(inner, 10, lambda: 40, lambda: 1)
+    outer.log_metrics({"train/loss": 0.5, "epoch": 0}, step=3)  # Lightning's call count
+    outer.after_save_checkpoint("cb")
+    outer.log_image("x", [])
+    assert inner.calls == [
+        ({"train/loss": 0.5, "epoch": 1}, 39),
+        ("checkpoint", "cb"),
+        ("image", "x"),
+    ]

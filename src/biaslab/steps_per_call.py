@@ -93,6 +93,15 @@ class StepsLogger(Logger):
             metrics = {**metrics, "epoch": self.epochs()}
         self.logger.log_metrics(metrics, step=steps)
 
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        self.logger.after_save_checkpoint(checkpoint_callback)  # e.g. W&B's log_model
+
+    def __getattr__(self, name: str) -> Any:
+        # the wrapped logger's own methods (W&B's log_image, log_table, ...) stay reachable
+        if name == "logger":
+            raise AttributeError(name)
+        return getattr(self.logger, name)
+
     def save(self) -> None:
         self.logger.save()
 
