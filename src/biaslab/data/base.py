@@ -143,6 +143,12 @@ class Chunks:
     def load_state_dict(self, state: dict) -> None:
         pass
 
+    @classmethod
+    def loader(cls, batches, k: int, trainer):
+        """A data module's training loader: ``batches`` themselves for one step per call, else
+        K at a time from the trainer's step count on."""
+        return batches if k == 1 else cls(batches, k, lambda: trainer.global_step)
+
 
 class TensorDataModule(L.LightningDataModule):
     """Base for small datasets: subclasses implement :meth:`load` returning float inputs and
@@ -229,10 +235,7 @@ class TensorDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> TensorBatches | Chunks:
         batches = self._batches("train", shuffle=True)
-        if self.steps_per_call == 1:
-            return batches
-        trainer = self.trainer
-        return Chunks(batches, self.steps_per_call, lambda: trainer.global_step)
+        return Chunks.loader(batches, self.steps_per_call, self.trainer)
 
     @property
     def steps_per_epoch(self) -> int:

@@ -132,10 +132,7 @@ class SeedParallelData(L.LightningDataModule):
 
     def train_dataloader(self) -> MemberBatches | Chunks:
         batches = self._batches("train", shuffle=True)
-        if self.steps_per_call == 1:
-            return batches
-        trainer = self.trainer
-        return Chunks(batches, self.steps_per_call, lambda: trainer.global_step)
+        return Chunks.loader(batches, self.steps_per_call, self.trainer)
 
     @property
     def steps_per_epoch(self) -> int:
