@@ -46,6 +46,21 @@ def test_the_same_gain_at_both_levels_is_equivalence_not_silence(tmp_path):
     assert it.kind == "same" and "the same gain" in it.verdict and "±1 pt" in it.verdict
 
 
+def test_the_same_gain_is_corrected_over_the_equivalence_tests(tmp_path):
+    # at widths 16 and 64 a gain 0.4 pts from width 8's, each TOST p = 0.034 on its own
+    close = [0.012, -0.002, 0.010, -0.004, 0.004, 0.004]
+    paired_runs(tmp_path, BASE, GAIN_NARROW, width=8)
+    gains = [g + c for g, c in zip(GAIN_NARROW, close, strict=True)]
+    for width in (16, 64):
+        paired_runs(tmp_path, BASE, gains, width=width)
+    rep = build(tmp_path, interaction_key="model.width=8", classes=10)
+    for it in rep.interactions:
+        assert it.equivalence.equivalent and it.equivalence.p < 0.05
+        assert it.equivalence.p_holm == pytest.approx(min(1.0, 2 * it.equivalence.p))
+        assert it.kind == "inconclusive" and "but not after Holm over the 2" in it.verdict
+    assert "Holm-corrected over the 2 equivalence tests" in report.render_markdown(rep)
+
+
 def test_levels_are_corrected_as_one_family(tmp_path):
     paired_runs(tmp_path, BASE, GAIN_NARROW, width=8)
     paired_runs(tmp_path, BASE, GAIN_WIDE, width=64)

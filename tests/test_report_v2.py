@@ -207,6 +207,34 @@ def test_verdicts_use_holm_adjusted_p(tmp_path):
     assert alone.family_size == 1 and alone.comparisons[0].kind == "helps"
 
 
+CLOSE = [0.010, 0.0, 0.008, -0.002, 0.004]  # +0.4 pts, TOST p = 0.029 on its own within ±1 pt
+
+
+def test_equivalence_verdicts_use_holm_adjusted_tost(tmp_path):
+    for width in (8, 16, 32):
+        paired_runs(tmp_path / str(width), [0.8] * 5, CLOSE, width=width)
+    rep = build(tmp_path)
+    assert rep.eq_family_size == 3
+    raw = [c.equivalence.p for c in rep.comparisons]
+    assert raw == pytest.approx([stats.tost(CLOSE, 0.01).p] * 3) and raw[0] < 0.05
+    assert [c.equivalence.p_holm for c in rep.comparisons] == pytest.approx(stats.holm(raw))
+    for c in rep.comparisons:
+        assert c.equivalence.equivalent  # the interval alone lies inside ±1 pt
+        assert c.kind == "inconclusive"
+        assert "the 90 % CI lies inside the margin, but not after Holm over the 3" in c.verdict
+    md = report.render_markdown(rep)
+    assert "3 equivalence tests as a family of their own" in md
+    # seeds for 80 % power at Holm's first-step level 0.05 / 3, more than at 0.05
+    (c, *_) = rep.comparisons
+    assert c.seeds_needed == stats.seeds_needed(c.sd, 0.01, c.test.diff, alpha=0.05 / 3)
+    assert c.seeds_needed > stats.seeds_needed(c.sd, 0.01, c.test.diff)
+    # alone, the same comparison is equivalent, and says its adjusted p
+    alone = build(tmp_path / "8")
+    (c,) = alone.comparisons
+    assert alone.eq_family_size == 1 and c.kind == "equivalent"
+    assert c.verdict.startswith("equivalent within ±1 pt: 90 % CI [") and ", Holm p=" in c.verdict
+
+
 # ---------------------------------------------------------------- robust checks
 
 

@@ -37,6 +37,7 @@ class Report:
     classes: dict[int, int] = field(default_factory=dict)  # chance levels used: classes → runs
     not_learned: int = 0  # usable runs that did not learn
     family_size: int = 0  # tests Holm's correction runs over
+    eq_family_size: int = 0  # equivalence tests, Holm-corrected as a family of their own
     pool: bool = False
     sources: list[str] = field(default_factory=list)  # lines: seeds per sweep
     select: str | None = None  # the key tuned per arm (--select), chosen on ``by``
@@ -134,9 +135,9 @@ def build_report(
         by=by,
         selections=selections,
     )
-    rep.family_size = apply_holm(rep.comparisons)
+    rep.family_size, rep.eq_family_size = apply_holm(rep.comparisons)
     for cmp in rep.comparisons:
-        decide(cmp, metric, margin)
+        decide(cmp, metric, margin, rep.eq_family_size)
     if select_key is not None and base is not None:
         rep.at_same_value = same_value.at_shared_values(
             every_value, compare, metric, base, group_keys, select_key, all_failed, margin, pool

@@ -14,7 +14,15 @@ from biaslab.report import stats
 from biaslab.report.analysis import Group, choose_baseline
 from biaslab.report.compare import MIN_PAIRS, Comparison
 from biaslab.report.values import fmt_num, fmt_p, fmt_value, ident, lower_is_better
-from biaslab.report.verdict import ALPHA, fmt_equivalence, fmt_margin, fmt_test, unit
+from biaslab.report.verdict import (
+    ALPHA,
+    equivalent,
+    fmt_equivalence,
+    fmt_margin,
+    fmt_test,
+    not_after_holm,
+    unit,
+)
 
 
 @dataclass
@@ -141,6 +149,9 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
     tested = [it for it in found if it.test is not None and len(it.diffs) >= MIN_PAIRS]
     for it, adj in zip(tested, stats.holm([it.test.p for it in tested]), strict=True):
         it.p_holm = adj
+    eqs = [it for it in tested if it.equivalence is not None]
+    for it, eq in zip(eqs, stats.holm_equivalences([it.equivalence for it in eqs]), strict=True):
+        it.equivalence = eq
     lower = lower_is_better(metric)
     for it in found:
         level, ref = f"`{it.key}={fmt_value(it.level)}`", f"`{fmt_value(it.reference)}`"
@@ -166,7 +177,7 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
             # says which level the value fares better at, whether it helps or hurts at either
             better = "more" if larger != lower else "less"
             it.verdict = f"the effect of `{it.label}` is {better} favourable {where}: {shown}"
-        elif eq is not None and eq.equivalent:
+        elif equivalent(eq):
             it.kind = "same"
             it.verdict = (
                 f"the same gain at {level} as at {ref} {fmt_equivalence(eq, metric)}; {shown}"
@@ -179,6 +190,7 @@ def _holm_and_decide(found: list[Interaction], metric: str, margin: float | None
                 if eq is not None and margin is not None
                 else "no equivalence margin for this metric (give --margin)"
             )
+            bound = not_after_holm(eq, len(eqs)) or bound
             it.verdict = f"inconclusive, gain at {level} minus gain at {ref}: {shown}; {bound}"
 
 
@@ -198,7 +210,9 @@ def render(key: str | None, found: Sequence[Interaction], skipped: Sequence[str]
         f"the seeds usable at both levels; a paired t-test with Holm's correction over these "
         f"{sum(not math.isnan(it.p_holm) for it in found)} tests (a family of their own, not "
         "corrected jointly with the verdicts above), and "
-        'TOST at the report\'s margin for "the same gain".',
+        'TOST at the report\'s margin for "the same gain", Holm-corrected over the '
+        f"{sum(not math.isnan(it.equivalence.p_holm) for it in found if it.equivalence)} "
+        "equivalence tests as a family of their own.",
         "",
     ]
     for it in found:

@@ -141,11 +141,15 @@ def method(rep: Report) -> str:
         + "; identical runs are not tested and not in the family, and a value whose runs are "
         "another compared value's, bit for bit (`auto` and `true` without a norm), shares that "
         "value's test instead of adding a second one); verdicts use the adjusted "
-        f'p. "helps"/"hurts": adjusted p < {ALPHA}. "equivalent within ±δ": the 90 % t '
-        "interval of the mean paired difference lies inside ±δ (two one-sided tests, not "
-        'Holm-adjusted). Otherwise "inconclusive", with the seeds the TOST would need for 80 % '
-        "power if the true difference were the observed mean d and the paired SD the observed "
-        "s (noncentral t; none when |d| ≥ δ, where no number of seeds would show it). Beside the "
+        f'p. "helps"/"hurts": adjusted p < {ALPHA}. "equivalent within ±δ": two one-sided '
+        "tests (TOST) that the mean paired difference lies inside ±δ (unadjusted, the same as "
+        "its 90 % t interval lying inside), with Holm's correction over the "
+        f"{rep.eq_family_size} equivalence tests of the family's t-tests, a family of their own; "
+        f'the verdict uses the adjusted p < {ALPHA}. Otherwise "inconclusive", with the seeds '
+        "the TOST would need for 80 % power at Holm's first-step level "
+        f"({ALPHA} / {max(rep.eq_family_size, 1)}) if the true difference were the observed "
+        "mean d and the paired SD the observed s (noncentral t; none when |d| ≥ δ, where no "
+        "number of seeds would show it). Beside the "
         "t-test: the Wilcoxon signed-rank test and a BCa bootstrap 95 % CI of the mean "
         f"difference (scipy.stats.bootstrap, {stats.BOOTSTRAP_RESAMPLES} resamples, seed "
         f"{stats.BOOTSTRAP_SEED}); where either disagrees with the t-test on whether the "

@@ -15,7 +15,7 @@ from biaslab.report.values import (
     fmt_value,
     ident,
 )
-from biaslab.report.verdict import ALPHA, fmt_did_not_learn, fmt_margin, fmt_test
+from biaslab.report.verdict import ALPHA, fmt_did_not_learn, fmt_holm, fmt_margin, fmt_test
 
 
 def _pct(ci: tuple[float, float]) -> str:
@@ -58,7 +58,8 @@ def _details(cmp: Comparison, metric: str, base: str) -> list[str]:
             )
             out.append(
                 f"  - TOST within {fmt_margin(eq.margin, metric)}: 90 % CI "
-                f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}], {fmt_p(eq.p)}; "
+                f"[{fmt_num(eq.ci_low, metric)}, {fmt_num(eq.ci_high, metric)}], {fmt_p(eq.p)}"
+                f"{fmt_holm(eq.p_holm)}; "
                 f"paired SD {fmt_num(cmp.sd, metric)}{need}"
             )
     if cmp.solve is not None:
@@ -88,7 +89,8 @@ def render_markdown(rep: Report) -> str:
         f"- Compared: `{c}`, baseline `{base}`",
         f"- Metric: `{m}` ({direction(m)})",
         f"- Equivalence margin δ: {margin}",
-        f"- Family for Holm's correction: {rep.family_size} tests (see *Method*)",
+        f"- Family for Holm's correction: {rep.family_size} tests, and the "
+        f"{rep.eq_family_size} equivalence tests as a family of their own (see *Method*)",
         "- Grouped by: "
         + (
             ", ".join(f"`{k}`" for k in rep.group_keys) or "nothing (no other config key was swept)"

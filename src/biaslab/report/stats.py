@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -115,9 +115,11 @@ class Equivalence:
     ci_low: float  # the 90 % interval for alpha = 0.05
     ci_high: float
     p: float  # the larger of the two one-sided p values
+    p_holm: float = math.nan  # p after Holm over the report's equivalence tests
 
     @property
     def equivalent(self) -> bool:
+        """Before any correction: the interval inside ±margin (the same as p < alpha)."""
         return -self.margin < self.ci_low and self.ci_high < self.margin
 
 
@@ -151,17 +153,22 @@ SEEDS_LIMIT = 10_000  # past this a seed count is no plan
 
 
 def seeds_needed(
-    sd: float, margin: float, diff: float, power: float = 0.8, limit: int = SEEDS_LIMIT
+    sd: float,
+    margin: float,
+    diff: float,
+    power: float = 0.8,
+    limit: int = SEEDS_LIMIT,
+    alpha: float = 0.05,
 ) -> int | None:
-    """Pairs a paired TOST within ±``margin`` needs for ``power`` at alpha 0.05 if the true
+    """Pairs a paired TOST within ±``margin`` needs for ``power`` at ``alpha`` if the true
     difference is ``diff`` (the report passes the observed one); None when
     |diff| ≥ margin (no number of seeds shows equivalence then) or beyond ``limit``."""
-    if abs(diff) >= margin or tost_power(limit, sd, margin, diff) < power:
+    if abs(diff) >= margin or tost_power(limit, sd, margin, diff, alpha) < power:
         return None
     lo, hi = 2, limit
     while lo < hi:  # the smallest n with enough power (power rises with n)
         mid = (lo + hi) // 2
-        if tost_power(mid, sd, margin, diff) >= power:
+        if tost_power(mid, sd, margin, diff, alpha) >= power:
             hi = mid
         else:
             lo = mid + 1
@@ -180,6 +187,12 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
         adjusted[i] = running
     return adjusted
+
+
+def holm_equivalences(tests: Sequence[Equivalence]) -> list[Equivalence]:
+    """The same equivalence tests with Holm-adjusted p values, as one family."""
+    adjusted = holm([eq.p for eq in tests])
+    return [replace(eq, p_holm=adj) for eq, adj in zip(tests, adjusted, strict=True)]
 
 
 def solve_rate(solved: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -36,10 +36,30 @@ def unit(metric: str) -> str:
 
 
 def fmt_equivalence(eq: stats.Equivalence, metric: str) -> str:
-    """ "within ±δ: 90 % CI [lo, hi] (TOST p)", as every equivalence verdict writes it."""
+    """ "within ±δ: 90 % CI [lo, hi] (TOST p, Holm p)", as every equivalence verdict writes
+    it."""
     return (
         f"within {fmt_margin(eq.margin, metric)}: 90 % CI [{fmt_num(eq.ci_low, metric)}, "
-        f"{fmt_num(eq.ci_high, metric)}]{unit(metric)} (TOST {fmt_p(eq.p)})"
+        f"{fmt_num(eq.ci_high, metric)}]{unit(metric)} (TOST {fmt_p(eq.p)}{fmt_holm(eq.p_holm)})"
+    )
+
+
+def fmt_holm(p_holm: float | None) -> str:
+    return "" if p_holm is None or math.isnan(p_holm) else f", Holm {fmt_p(p_holm)}"
+
+
+def equivalent(eq: stats.Equivalence | None) -> bool:
+    """Shown equivalent after Holm's correction over the report's equivalence tests."""
+    return eq is not None and eq.p_holm < ALPHA
+
+
+def not_after_holm(eq: stats.Equivalence | None, family: int) -> str:
+    """Why an interval inside the margin is no verdict: "" when it is not inside."""
+    if eq is None or not eq.equivalent or equivalent(eq):
+        return ""
+    return (
+        f"the 90 % CI lies inside the margin, but not after Holm over the {family} "
+        f"equivalence tests (TOST {fmt_p(eq.p)}, Holm {fmt_p(eq.p_holm)})"
     )
 
 
@@ -67,8 +87,9 @@ def family(comparisons: Sequence[Comparison]) -> list[tuple[Comparison, str]]:
     return out
 
 
-def apply_holm(comparisons: Sequence[Comparison]) -> int:
-    """Holm-adjust every test of the family in place; returns the family's size."""
+def apply_holm(comparisons: Sequence[Comparison]) -> tuple[int, int]:
+    """Holm-adjust every test of the family in place, and, as a family of their own, the
+    equivalence tests of its t-tests; returns the two families' sizes."""
     tests = family(comparisons)
     raw = [cmp.test.p if kind == "t" else cmp.solve.p for cmp, kind in tests]
     for (cmp, kind), adj in zip(tests, stats.holm(raw), strict=True):
@@ -76,7 +97,16 @@ def apply_holm(comparisons: Sequence[Comparison]) -> int:
             cmp.p_holm = adj
         else:
             cmp.solve.p_holm = adj
-    return len(tests)
+    eqs = [cmp for cmp, kind in tests if kind == "t" and cmp.equivalence is not None]
+    adjusted = stats.holm_equivalences([cmp.equivalence for cmp in eqs])
+    for cmp, eq in zip(eqs, adjusted, strict=True):
+        cmp.equivalence = eq
+        # Holm's first step tests at alpha/m: the seeds that level needs (an upper bound)
+        if cmp.sd > 0:
+            cmp.seeds_needed = stats.seeds_needed(
+                cmp.sd, eq.margin, cmp.test.diff, alpha=ALPHA / len(eqs)
+            )
+    return len(tests), len(eqs)
 
 
 def _robust_flag(cmp: Comparison, metric: str) -> str | None:
@@ -99,8 +129,9 @@ def _robust_flag(cmp: Comparison, metric: str) -> str | None:
     return f"robust checks disagree: the t-test {t} 0 ({fmt_p(cmp.test.p)}), " + "; ".join(disagree)
 
 
-def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
-    """Set ``cmp.kind``, ``cmp.verdict`` and ``cmp.flags`` (after :func:`apply_holm`)."""
+def decide(cmp: Comparison, metric: str, margin: float | None, eq_family: int = 0) -> None:
+    """Set ``cmp.kind``, ``cmp.verdict`` and ``cmp.flags`` (after :func:`apply_holm`, whose
+    equivalence family has ``eq_family`` tests)."""
     if cmp.identical:
         cmp.kind = "identical"
         cmp.verdict = (
@@ -153,7 +184,7 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
         _solve_verdict(cmp, shown, "")
         return
     eq = cmp.equivalence
-    if eq is not None and eq.equivalent:
+    if equivalent(eq):
         cmp.kind = "equivalent"
         cmp.verdict = f"equivalent {fmt_equivalence(eq, metric)}; {shown}"
         _flag_exclusion(cmp, metric, None)
@@ -164,14 +195,15 @@ def decide(cmp: Comparison, metric: str, margin: float | None) -> None:
     elif cmp.seeds_needed is not None:
         need = (
             f"{fmt_margin(margin, metric)} needs ≈ {cmp.seeds_needed} seeds at 80 % power "
-            "(TOST, at the observed difference)"
+            "(TOST at Holm's first-step level, at the observed difference)"
         )
     elif cmp.test is not None and abs(cmp.test.diff) < margin:
         need = f"{fmt_margin(margin, metric)} needs more than {stats.SEEDS_LIMIT:,} seeds"
     else:  # the observed difference is at or past the margin
         need = f"no number of seeds shows {fmt_margin(margin, metric)} at the observed difference"
     _flag_exclusion(cmp, metric, None)
-    cmp.verdict = f"inconclusive: {shown}; {need}"
+    short = not_after_holm(eq, eq_family)
+    cmp.verdict = f"inconclusive: {shown}; " + (f"{short}; {need}" if short else need)
 
 
 def _flag_exclusion(cmp: Comparison, metric: str, positive: bool | None) -> None:
