@@ -89,8 +89,13 @@ def render_markdown(rep: Report) -> str:
         f"- Compared: `{c}`, baseline `{base}`",
         f"- Metric: `{m}` ({direction(m)})",
         f"- Equivalence margin δ: {margin}",
-        f"- Family for Holm's correction: {rep.family_size} tests, and the "
-        f"{rep.eq_family_size} equivalence tests as a family of their own (see *Method*)",
+        f"- Family for Holm's correction: {rep.family_size} tests"
+        + (
+            f", and the {rep.eq_family_size} equivalence tests as a family of their own"
+            if rep.eq_family_size
+            else ""
+        )
+        + " (see *Method*)",
         "- Grouped by: "
         + (
             ", ".join(f"`{k}`" for k in rep.group_keys) or "nothing (no other config key was swept)"
