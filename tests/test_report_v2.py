@@ -232,9 +232,10 @@ def test_equivalence_verdicts_use_holm_adjusted_tost(tmp_path):
     alone = build(tmp_path / "8")
     (c,) = alone.comparisons
     assert alone.eq_family_size == 1 and c.kind == "equivalent"
+    assert "1 test, and the 1 equivalence test as a family" in report.render_markdown(alone)
     # with no margin there is no equivalence family to name
     no_margin = report.render_markdown(build(tmp_path / "8", metric="train/loss"))
-    assert "- Family for Holm's correction: 1 tests (see *Method*)" in no_margin
+    assert "- Family for Holm's correction: 1 test (see *Method*)" in no_margin
     assert c.verdict.startswith("equivalent within ±1 pt: 90 % CI [") and ", Holm p=" in c.verdict
 
 

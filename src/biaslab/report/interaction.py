@@ -13,6 +13,7 @@ from typing import Any
 from biaslab.report import stats
 from biaslab.report.analysis import Group, choose_baseline
 from biaslab.report.compare import MIN_PAIRS, Comparison
+from biaslab.report.markdown import n_tests
 from biaslab.report.values import fmt_num, fmt_p, fmt_value, ident, lower_is_better
 from biaslab.report.verdict import (
     ALPHA,
@@ -208,11 +209,14 @@ def render(key: str | None, found: Sequence[Interaction], skipped: Sequence[str]
         f"Does the gain depend on `{key}`? Per seed: the gain (value − baseline) at each level "
         f"of `{key}` minus the gain at `{key}={ref}`, in each group of the other keys, over "
         f"the seeds usable at both levels; a paired t-test with Holm's correction over these "
-        f"{sum(not math.isnan(it.p_holm) for it in found)} tests (a family of their own, not "
-        "corrected jointly with the verdicts above), and "
+        f"{n_tests(sum(not math.isnan(it.p_holm) for it in found))} (a family of their own, "
+        "not corrected jointly with the verdicts above), and "
         'TOST at the report\'s margin for "the same gain", Holm-corrected over the '
-        f"{sum(not math.isnan(it.equivalence.p_holm) for it in found if it.equivalence)} "
-        "equivalence tests as a family of their own.",
+        + n_tests(
+            sum(not math.isnan(it.equivalence.p_holm) for it in found if it.equivalence),
+            "equivalence",
+        )
+        + " as a family of their own.",
         "",
     ]
     for it in found:

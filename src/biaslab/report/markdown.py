@@ -21,6 +21,11 @@ def counts(values: Sequence[float]) -> str:
     return f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
 
 
+def n_tests(n: int, kind: str = "") -> str:
+    """A family's size in words: "1 test", "3 equivalence tests"."""
+    return f"{n} {kind + ' ' if kind else ''}test{'' if n == 1 else 's'}"
+
+
 def seeds(values: Iterable[Any]) -> str:
     return ", ".join(str(s) for s in values) or "—"
 

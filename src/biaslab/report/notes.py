@@ -6,7 +6,7 @@ from __future__ import annotations
 from biaslab.report import learned, stats
 from biaslab.report.build import Report
 from biaslab.report.compare import MIN_PAIRS
-from biaslab.report.markdown import direction, md_table, seeds
+from biaslab.report.markdown import direction, md_table, n_tests, seeds
 from biaslab.report.select import TIE_RULE
 from biaslab.report.values import fmt_num, fmt_value, ident, lower_is_better, sort_key
 from biaslab.report.verdict import ALPHA
@@ -144,7 +144,8 @@ def method(rep: Report) -> str:
         f'p. "helps"/"hurts": adjusted p < {ALPHA}. "equivalent within ±δ": two one-sided '
         "tests (TOST) that the mean paired difference lies inside ±δ (unadjusted, the same as "
         "its 90 % t interval lying inside), with Holm's correction over the "
-        f"{rep.eq_family_size} equivalence tests of the family's t-tests, a family of their own; "
+        f"{n_tests(rep.eq_family_size, 'equivalence')} of the family's t-tests, a family of their "
+        "own; "
         f'the verdict uses the adjusted p < {ALPHA}. Otherwise "inconclusive", with the seeds '
         "the TOST would need for 80 % power at Holm's first-step level "
         f"({ALPHA} / {max(rep.eq_family_size, 1)}) if the true difference were the observed "

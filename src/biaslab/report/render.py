@@ -7,7 +7,7 @@ import math
 from biaslab.report import interaction, learned, same_value, stats
 from biaslab.report.build import Report
 from biaslab.report.compare import Comparison
-from biaslab.report.markdown import counts, direction, md_table, mean_std, seeds
+from biaslab.report.markdown import counts, direction, md_table, mean_std, n_tests, seeds
 from biaslab.report.notes import batch_norm_note, method, seeds_note, selection
 from biaslab.report.values import (
     fmt_num,
@@ -89,9 +89,9 @@ def render_markdown(rep: Report) -> str:
         f"- Compared: `{c}`, baseline `{base}`",
         f"- Metric: `{m}` ({direction(m)})",
         f"- Equivalence margin δ: {margin}",
-        f"- Family for Holm's correction: {rep.family_size} tests"
+        f"- Family for Holm's correction: {n_tests(rep.family_size)}"
         + (
-            f", and the {rep.eq_family_size} equivalence tests as a family of their own"
+            f", and the {n_tests(rep.eq_family_size, 'equivalence')} as a family of their own"
             if rep.eq_family_size
             else ""
         )
