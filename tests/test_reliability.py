@@ -75,7 +75,8 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
         "checkpoint.every_n_steps=500",  # with the validation every 500: the same steps
         f"paths.data_dir={data_dir}",
     ]
-    whole = run_cli([*args, f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path)
+    # 3,000 deterministic steps twice: generous limits, for a machine shared with sweeps
+    whole = run_cli([*args, f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path, timeout=900)
     assert whole.returncode == 0, whole.stderr[-2000:]
 
     killed_dir = tmp_path / "killed"
@@ -86,7 +87,7 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
         stderr=subprocess.DEVNULL,
     )
     ckpt = killed_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # let the step counter move past the checkpoint (and its validation)
@@ -94,7 +95,7 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path, data_dir):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
-    resumed = run_cli([*args, f"hydra.run.dir={killed_dir}", "resume=true"], tmp_path)
+    resumed = run_cli([*args, f"hydra.run.dir={killed_dir}", "resume=true"], tmp_path, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = json.loads((tmp_path / "whole" / "results.json").read_text())
     b = json.loads((killed_dir / "results.json").read_text())
