@@ -35,6 +35,24 @@ def test_a_diverging_run_stops_early_and_says_so(make_cfg, tmp_path):
     assert math.isnan(out["optimized"])
 
 
+def test_checkpointing_does_not_change_what_a_run_learns(make_cfg, tmp_path):
+    """Saving last.ckpt mid-run is bookkeeping (the report pools runs that differ only in
+    checkpoint.*): a packed job with dropout, several steps a call, learns the same."""
+    base = [
+        "trainer.max_steps=60",
+        "model.width=4",
+        "model.dropout=0.1",
+        "train.parallel_seeds=2",
+        "train.steps_per_call=5",
+    ]
+    plain = train(make_cfg(*base, "checkpoint.at_end=false", output_dir=tmp_path / "plain"))
+    saved = train(make_cfg(*base, "checkpoint.every_n_steps=10", output_dir=tmp_path / "saved"))
+    assert list((tmp_path / "saved").rglob("last.ckpt")) and not any(
+        (tmp_path / "plain").rglob("*.ckpt")
+    )
+    assert [m["metrics"] for m in saved["members"]] == [m["metrics"] for m in plain["members"]]
+
+
 @pytest.mark.slow
 def test_a_failing_job_does_not_stop_the_sweep(tmp_path, data_dir):
     # optimizer.lr=0 passes no rule but makes one job fail inside Lightning/torch? No: use a

@@ -113,6 +113,18 @@ def test_runs_with_and_without_a_fused_optimizer_pool_into_one_group(tmp_path):
     assert rep.groups[0].comparisons[0].n_pairs == 5
 
 
+def test_runs_that_differ_only_in_checkpointing_pool_into_one_group(tmp_path):
+    # a sweep that checkpointed every 500 steps pooled with one that did not (their runs learn
+    # alike: tests/test_reliability.py)
+    for s in range(5):
+        ckpt = {"checkpoint": {"every_n_steps": 500 if s % 2 else None, "at_end": True}}
+        write_run(tmp_path, f"s{s}_f", seed=s, bias=False, acc=0.70 + NOISE[s], extra=ckpt)
+        write_run(tmp_path, f"s{s}_t", seed=s, bias=True, acc=0.73 + NOISE[s], extra=ckpt)
+    rep = build(tmp_path)
+    assert rep.group_keys == []
+    assert rep.groups[0].comparisons[0].n_pairs == 5
+
+
 def test_equal_arms_are_equivalent_within_the_margin(tmp_path):
     bias_sweep(tmp_path, gain=0.0)
     rep = build(tmp_path)

@@ -28,6 +28,9 @@ IGNORED_KEYS = {
     # one fused kernel or torch's loop: the same update, apart in rounding only (as packing)
     "optimizer.fused",
     "train.steps_per_call",  # how the steps are grouped into Lightning calls: the same steps
+    # when last.ckpt is written: the run learns the same (tests/test_reliability.py)
+    "checkpoint.every_n_steps",
+    "checkpoint.at_end",
 }
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "train.parallel_", "_")
 WIDTH = "model.width"
