@@ -89,7 +89,7 @@ def test_overparam_grid(make_cfg):
     cfg = make_cfg("+experiment=overparam")
     assert cfg.optimizer._target_ == "torch.optim.AdamW" and cfg.train.no_decay_bias_norm
     grid = jobs("overparam")
-    assert values(grid, "model.width") == {"16", "32", "64"}  # 1×, 2×, 4× of W = 16
+    assert values(grid, "model.width") == {"64", "128", "256"}  # 1×, 2×, 4× of W = 64
     assert values(grid, "optimizer.weight_decay") == {"0", "0.05"}
     assert values(grid, "model.dropout") == {"0", "0.1"}
     assert runs("overparam") == 3 * 2 * 2 * 2 * 3 * 5
