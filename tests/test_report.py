@@ -308,6 +308,21 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
     assert all(p.stat().st_size > 0 for p in rep.plots)
 
 
+def test_many_series_put_the_difference_legend_below_the_axes(tmp_path):
+    # 5 series against width (as overparam's grid of decay × dropout): inside the axes the
+    # legend covered the widest points; below them, the figure grows by its rows
+    import matplotlib.image
+
+    for steps in (100, 200, 300, 400, 500):
+        root = tmp_path / f"steps{steps}"
+        bias_sweep(root, gain=0.03, seeds=range(3), widths=(8, 16))
+        for f in root.rglob("results.json"):
+            f.write_text(f.read_text().replace('"max_steps": 100', f'"max_steps": {steps}'))
+    report.write_outputs(build(tmp_path), tmp_path / "out")
+    height = matplotlib.image.imread(tmp_path / "out" / "difference.png").shape[0]
+    assert height > 4.0 * 120  # taller than the 4-inch figure of a few series, at 120 dpi
+
+
 def test_without_a_width_sweep_one_figure_shows_every_group(tmp_path):
     bias_sweep(tmp_path, gain=0.03)
     md = report.write_outputs(build(tmp_path), tmp_path / "out").read_text()

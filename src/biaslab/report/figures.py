@@ -37,7 +37,14 @@ def difference_figure(path: Path, rep: Report) -> Path:
         key = dict(g.key)
         name = ", ".join([f"{k}={fmt_value(key[k])}" for k in others] + [c.label])
         series[name if numeric else f"{g.label}: {c.label}"].append((key.get(WIDTH), c))
-    tall = 4.0 if numeric else max(2.5, 0.55 * len(series) + 1.5)
+    # many series (a grid of other keys): the legend goes below the axes, where it hides no
+    # point, and the figure grows by its rows
+    below = numeric and len(series) > 4
+    tall = (
+        (4.0 + 0.2 * (len(series) + 4) / 2 if below else 4.0)
+        if numeric
+        else max(2.5, 0.55 * len(series) + 1.5)
+    )
     fig = Figure(figsize=(9, tall), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
@@ -93,7 +100,10 @@ def difference_figure(path: Path, rep: Report) -> Path:
         ax.set_yticks(range(n), list(series)[::-1])
         ax.set_xlabel(f"difference{unit}, mean and 95% CI")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    if below:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
+    else:
+        ax.legend(fontsize=8, loc="best")
     fig.suptitle(what, fontsize=11)
     fig.savefig(path, dpi=120)
     return path
