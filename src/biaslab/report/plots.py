@@ -3,6 +3,7 @@ matplotlib is imported only when a figure is drawn."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -22,6 +23,15 @@ def _reference(ax, reference: tuple[float, str] | None, log_y: bool) -> None:
 
 # One point of a line: (model.width, mean params/total, mean metric, 95% CI half-width).
 Point = tuple[float, float, float, float]
+
+
+def _span_at_least(ax, ratio: float) -> None:
+    """Widen a log x axis to span at least ``ratio`` around its centre: with one width in a
+    panel, autoscaling would stretch the arms' small sideways shift to the panel's edges."""
+    left, right = ax.get_xlim()
+    if right / left < ratio:
+        mid = math.sqrt(left * right)
+        ax.set_xlim(mid / math.sqrt(ratio), mid * math.sqrt(ratio))
 
 
 def _band(mean, half, limits: tuple[float, float] | None):
@@ -77,6 +87,8 @@ def sweep_figure(
     ax_w.xaxis.set_major_formatter(ScalarFormatter())  # widths read 8, 16, 32, not 2^3, 2^4
     ax_w.set_xlabel("model.width")
     ax_p.set_xscale("log")
+    for ax in (ax_w, ax_p):
+        _span_at_least(ax, 4.0)
     # counts read 500, 1k, 2k; between the powers of ten only 2× and 5× are labelled, and only
     # on a short axis, where they cannot run together
     count = FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x >= 1000 else f"{x:g}")

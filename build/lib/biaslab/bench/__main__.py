@@ -1,0 +1,3 @@
+from biaslab.bench.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""What the throughput benchmark measures: MNIST-1D with the default model, and VGG-style 2-D
+CNNs of three widths on synthetic images, each with and without biases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from biaslab.data.base import TensorDataModule
+
+CNN2D_WIDTHS = (8, 32, 128)
+CASES = ("mnist1d", *(f"cnn2d-w{w}" for w in CNN2D_WIDTHS))
+
+
+class SyntheticImages(TensorDataModule):
+    """Random 3×32×32 images with random labels from a fixed seed: only throughput matters
+    here, and random tensors cost nothing to make or cache."""
+
+    def __init__(
+        self,
+        num_samples: int = 4096,
+        test_samples: int = 512,
+        shape: tuple[int, ...] = (3, 32, 32),
+        num_classes: int = 10,
+        channels_last: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_samples, self.test_samples = int(num_samples), int(test_samples)
+        self.shape, self.num_classes = tuple(int(s) for s in shape), int(num_classes)
+        # batches in channels_last (NHWC) memory, as the image data modules give them on CUDA;
+        # the raw loop converts its batches the same way (biaslab.bench.raw)
+        self.channels_last = bool(channels_last)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        x, y = batch
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def load(self):
+        g = torch.Generator().manual_seed(self.seed)
+        n = self.num_samples + self.test_samples
+        x = torch.randn(n, *self.shape, generator=g)
+        y = torch.randint(0, self.num_classes, (n,), generator=g)
+        k = self.num_samples
+        return x[:k], y[:k], x[k:], y[k:]
+
+
+@dataclass
+class Case:
+    name: str
+    bias: bool
+    overrides: list[str]
+    data: dict | None = None  # replaces cfg.data (not a config group); None keeps conf/'s
+
+
+def make_cases(
+    names: list[str],
+    batch_size: int,
+    samples: int,
+    data_dir: str | None,
+    channels_last: bool = False,
+) -> list:
+    cases = []
+    for name in names:
+        for bias in (True, False):
+            b = str(bias).lower()
+            if name == "mnist1d":
+                cases.append(Case(name, bias, [f"model.bias={b}"]))
+                continue
+            width = int(name.removeprefix("cnn2d-w"))
+            data = {
+                "_target_": f"{SyntheticImages.__module__}.SyntheticImages",
+                "batch_size": batch_size,
+                "num_samples": samples,
+                "test_samples": 2 * batch_size,  # train() tests after fit: keep that short
+                "seed": 42,
+                "shuffle_seed": 0,
+                "data_dir": data_dir or "data",
+                "channels_last": channels_last,
+            }
+            # VGG-style: 3 stages of width×(1, 2, 4) channels, 3×3 convs, 2× max-pool, BN.
+            model = [
+                "model=cnn",
+                f"model.width={width}",
+                "model.depth=3",
+                "model.width_mult=2",
+                "model.kernel_size=3",
+                "model.stride=1",
+                "model.padding=1",
+                "model.pool=max",
+                "model.global_pool=true",
+                "model.norm=batch",
+                f"model.bias={b}",
+            ]
+            cases.append(Case(name, bias, model, data))
+    return cases

@@ -1,0 +1,1 @@
+"""Datasets held as tensors on the training device, batched by index slicing."""

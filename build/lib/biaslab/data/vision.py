@@ -1,0 +1,147 @@
+"""MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 as device-resident uint8 images.
+
+The images stay uint8 on the training device (CIFAR-10's 50,000 train images are 150 MB, a
+quarter of float32), batched by :class:`~biaslab.data.base.TensorBatches` like the small
+datasets. Each batch becomes float right after it reaches the device
+(:meth:`ImageDataModule.on_after_batch_transfer`): a training batch is first augmented
+(random crop from a 4-pixel zero padding and horizontal flip, when ``augment``), then every
+batch is scaled to [0, 1], standardized per channel with the dataset's published statistics
+(when ``normalize``) and shifted by ``shift``. On CUDA the batch is made channels_last, the
+memory format cuDNN's tensor-core kernels for 2-D convolutions work in (the activations then
+keep it through the network); other devices keep the default layout.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from biaslab.data.augment import crop_flip
+from biaslab.data.base import TensorDataModule
+from biaslab.data.download import load_uint8
+from biaslab.schema import Flag
+
+
+class ImageDataModule(TensorDataModule):
+    """Base of the torchvision image datasets: ``name`` (a key of
+    :data:`biaslab.data.download.SOURCES`), published per-channel ``mean`` and ``std`` of the
+    training images in [0, 1], ``num_classes``.
+
+    The validation split is carved from train with ``seed`` exactly as for the small
+    datasets; the test split is the dataset's own. ``augment``: random crop and flip of every
+    training batch, drawn from a generator seeded by ``shuffle_seed`` and the trainer's
+    global step (and rank), so a run, resumed or not, sees the same crops on any device.
+    """
+
+    name = ""
+    source_dir: str | None = None  # a folder holding the raw files (see load_uint8)
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    padding = 4  # pixels of the random crop (the ResNet paper's CIFAR augmentation)
+
+    def __init__(self, augment: Flag = False, **kwargs):
+        super().__init__(**kwargs)
+        self.augment = augment
+        self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def load(self):
+        d = load_uint8(self.name, self.data_dir, self.source_dir)
+        return d["x"], d["y"], d["x_test"], d["y_test"]
+
+    def prepare_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """As the base class, but the images stay uint8: scaling, normalization and shift
+        happen per batch on the device (:meth:`inputs`)."""
+        if self.splits:
+            return self.splits
+        x, y, x_test, y_test = self.load()
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed))
+        n_val = round(len(x) * self.val_fraction)
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        self.splits = {
+            "train": (x[train_idx], y[train_idx]),
+            "val": (x[val_idx], y[val_idx]),
+            "test": (x_test, y_test),
+        }
+        return self.splits
+
+    def _scale(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(multiplier, offset) per channel: x_uint8 * m + o = (x / 255 - mean) / std + shift."""
+        if device not in self._stats:
+            c = len(self.mean)
+            mean = torch.tensor(self.mean) if self.normalize else torch.zeros(c)
+            std = torch.tensor(self.std) if self.normalize else torch.ones(c)
+            m, o = 1 / (255 * std), self.shift - mean / std
+            self._stats[device] = (m.view(1, c, 1, 1).to(device), o.view(1, c, 1, 1).to(device))
+        return self._stats[device]
+
+    def inputs(self, x: torch.Tensor, step: int | None = None, rank: int = 0) -> torch.Tensor:
+        """A uint8 batch as the model's float input; augmented when ``step`` is given."""
+        if step is not None:
+            seed = (self.shuffle_seed * 1_000_003 + step) * 1_009 + rank
+            x = crop_flip(x, torch.Generator().manual_seed(seed), self.padding)
+        if x.is_cuda:  # converted while still uint8; the float ops below keep the layout
+            x = x.contiguous(memory_format=torch.channels_last)
+        m, o = self._scale(x.device)
+        return torch.addcmul(o, x.float(), m)
+
+    def shifted_inputs(self, x: torch.Tensor, offset: float = 0.0, scale: float = 1.0):
+        """Model inputs of a uint8 batch whose pixels p (in [0, 1]) became ``scale * p + offset``
+        before standardization (not clipped): a test-time brightness offset and contrast
+        scale. ``offset=0, scale=1`` gives exactly :meth:`inputs` (the same operations)."""
+        if x.is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        m, o = self._scale(x.device)
+        # (x/255*scale + offset - mean)/std + shift = x*(m*scale) + (o + offset*255*m)
+        return torch.addcmul(o + offset * 255 * m, x.float(), m * scale)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        x, y = batch
+        trainer = self.trainer
+        if self.augment and trainer is not None and trainer.training:
+            return self.inputs(x, trainer.global_step, trainer.global_rank), y
+        return self.inputs(x), y
+
+
+class MNIST(ImageDataModule):
+    """LeCun et al.'s handwritten digits: 1×28×28, 60,000 train / 10,000 test, 10 classes."""
+
+    name = "mnist"
+    num_classes = 10
+    mean, std = (0.1307,), (0.3081,)
+
+
+class FashionMNIST(ImageDataModule):
+    """Zalando's clothing images (Xiao et al. 2017): MNIST's format, 10 classes.
+
+    ``source_dir``: a folder holding the four idx files (gzipped or not), read instead of a
+    download and verified by the MD5 of their content (:mod:`biaslab.data.local_copy`).
+    ``None``: Debian's copy (package ``dataset-fashion-mnist``) when installed, else
+    torchvision's download.
+    """
+
+    name = "fashion_mnist"
+    num_classes = 10
+    mean, std = (0.2860,), (0.3530,)
+
+    def __init__(self, source_dir: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.source_dir = source_dir
+
+
+class _CIFAR(ImageDataModule):
+    """3×32×32 colour images, 50,000 train / 10,000 test (Krizhevsky 2009); augmented by
+    default, as in the ResNet paper's CIFAR experiments."""
+
+    def __init__(self, augment: Flag = True, **kwargs):
+        super().__init__(augment=augment, **kwargs)
+
+
+class CIFAR10(_CIFAR):
+    name = "cifar10"
+    num_classes = 10
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+class CIFAR100(_CIFAR):
+    name = "cifar100"
+    num_classes = 100
+    mean, std = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)

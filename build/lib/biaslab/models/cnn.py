@@ -1,0 +1,121 @@
+"""A plain conv net whose defaults on MNIST-1D are the dataset paper's ConvBase."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from biaslab.models.layers import activation, has_bias, norm_layer, with_bias
+from biaslab.schema import (
+    Act,
+    Bias,
+    Channels,
+    Flag,
+    Norm,
+    OptionalFlag,
+    PerBlock,
+    PerBlockPadding,
+    Pool,
+    Positive,
+    PositiveInt,
+    Probability,
+)
+
+
+def _per_layer(value: int | Sequence[int], depth: int) -> list[int]:
+    return [int(value)] * depth if isinstance(value, int) else [int(v) for v in value]
+
+
+class CNN(nn.Module):
+    """conv → norm → act → dropout, ``depth`` times, then flatten (or global-pool) → linear.
+
+    Conv1d or Conv2d is chosen from ``in_shape``: (C, L) or (C, H, W).
+    Channels: ``channels`` if given, else ``width * width_mult**i`` for block i.
+    ``kernel_size``/``stride``/``padding`` take one value or one per block.
+    ``pool``: ``none`` (downsampling by stride only), ``max`` (2× max-pool after each block).
+    ``global_pool``: average over positions before the head instead of flattening them.
+    ``paired_init``: weights drawn as though every layer had a bias (see
+    :func:`~biaslab.models.layers.with_bias`). ``norm_shift=False``: no additive constant in
+    the norms, their scale kept (:func:`~biaslab.models.layers.norm_layer`); with
+    ``bias=False`` and ``head_bias=False`` the net has no additive constant anywhere.
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        num_classes: int,
+        width: PositiveInt = 25,
+        depth: PositiveInt = 3,
+        width_mult: Positive = 1.0,
+        channels: Channels = None,
+        kernel_size: PerBlock = (5, 3, 3),
+        stride: PerBlock = 2,
+        padding: PerBlockPadding = 1,
+        pool: Pool = "none",
+        global_pool: Flag = False,
+        bias: Bias = True,
+        first_bias: OptionalFlag = None,
+        head_bias: Flag = True,
+        norm: Norm = "none",
+        norm_groups: PositiveInt = 8,
+        norm_shift: Flag = True,
+        act: Act = "relu",
+        dropout: Probability = 0.0,
+        paired_init: Flag = False,
+    ):
+        super().__init__()
+        dims = len(in_shape) - 1
+        if dims not in (1, 2):
+            raise ValueError(f"CNN needs inputs shaped (C, L) or (C, H, W), got {tuple(in_shape)}")
+        conv = (nn.Conv1d, nn.Conv2d)[dims - 1]
+        maxpool = (nn.MaxPool1d, nn.MaxPool2d)[dims - 1]
+        if channels is None:
+            channels = [max(1, round(width * width_mult**i)) for i in range(depth)]
+        channels = [int(c) for c in channels]
+        kernels = _per_layer(kernel_size, len(channels))
+        strides = _per_layer(stride, len(channels))
+        paddings = _per_layer(padding, len(channels))
+
+        layers: list[nn.Module] = []
+        c_in = in_shape[0]
+        for i, c_out in enumerate(channels):
+            override = first_bias if i == 0 else None
+            use_bias = has_bias(bias, norm, override, norm_shift, c_out, norm_groups)
+            layers += [
+                with_bias(
+                    conv,
+                    c_in,
+                    c_out,
+                    kernels[i],
+                    strides[i],
+                    paddings[i],
+                    bias=use_bias,
+                    paired_init=paired_init,
+                ),
+                norm_layer(norm, c_out, dims, norm_groups, norm_shift),
+                activation(act),
+            ]
+            if pool == "max":
+                layers.append(maxpool(2))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.global_pool = global_pool
+        # a probe for the head's input size; in eval mode, or it would update the batch norms'
+        # running statistics (with the bias's values, the only non-zero output of a zero input)
+        self.features.eval()
+        with torch.no_grad():
+            n_features = self._pooled(self.features(torch.zeros(1, *in_shape))).shape[1]
+        self.features.train()
+        self.head = with_bias(
+            nn.Linear, n_features, num_classes, bias=head_bias, paired_init=paired_init
+        )
+
+    def _pooled(self, h: torch.Tensor) -> torch.Tensor:
+        return h.flatten(2).mean(2) if self.global_pool else h.flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self._pooled(self.features(x)))

@@ -1,0 +1,60 @@
+"""What :func:`biaslab.train.train` returns, made from the job's records: its status, metrics
+(a packed job's: its completed members' means), the optimized value a sweeper reads, and
+where each member's record and logger run are."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from biaslab.record import RunRecord
+from biaslab.results import FILENAME
+
+
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values) if values else float("nan")
+
+
+def outcome(
+    metric: str, records: Sequence[RunRecord], out_dirs: Sequence[Path], job_dir: Path
+) -> dict[str, Any]:
+    """``metric``: the optimized one (NaN when a run diverged, None when not recorded)."""
+    values = [r.metrics.get(metric) for r in records]
+    diverged = any(r.status == "diverged" for r in records)
+    optimized = (
+        float("nan") if diverged else None if None in values else _mean(list(map(float, values)))
+    )
+    out = {
+        "status": "diverged" if diverged else "completed",
+        "params": records[0].data.get("params", {}),
+        "optimized": optimized,
+        "wall_s": records[0].data["timing"]["total_s"],
+    }
+    if len(records) == 1:
+        r = records[0]
+        return {
+            **out,
+            "metrics": r.metrics,
+            "results": str(out_dirs[0] / FILENAME),
+            "run": r.data.get("run"),
+        }
+    done = [r.metrics for r in records if r.status == "completed"]
+    keys = sorted({key for m in done for key in m})
+    return {
+        **out,
+        "metrics": {key: _mean([float(m[key]) for m in done if key in m]) for key in keys},
+        "results": str(job_dir / "seed=*" / FILENAME),
+        "run": None,
+        "members": [
+            {
+                "seed": r.data["seed"],
+                "status": r.status,
+                "metrics": r.metrics,
+                "results": str(d / FILENAME),
+                "run": r.data.get("run"),
+            }
+            for r, d in zip(records, out_dirs, strict=True)
+        ],
+    }

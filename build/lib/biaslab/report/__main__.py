@@ -1,0 +1,5 @@
+import sys
+
+from biaslab.report.cli import main
+
+sys.exit(main())

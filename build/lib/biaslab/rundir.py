@@ -1,0 +1,139 @@
+"""What a run's folder already holds, and whether this run may use it: checked before anything
+in the folder is written, so a finished record or a checkpoint is never silently replaced.
+
+- A folder holding a finished run (results.json ``completed`` or ``diverged``) or a
+  checkpoint is refused unless ``resume=true`` (continue it) or ``overwrite=true`` (replace).
+- ``resume=true`` needs the folder's run to have this config (see :mod:`biaslab.fingerprint`):
+  a checkpoint or record of another config is refused, naming the keys that differ.
+- ``resume=true`` on a finished run of this config has nothing to do: its records are
+  returned, unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
+
+from biaslab import fingerprint
+from biaslab.config import ConfigError, validate
+from biaslab.results import FILENAME
+
+FINISHED = ("completed", "diverged")
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
+
+
+class FolderInUse(ConfigError):
+    """The run's folder holds a run this one may not replace or continue."""
+
+    def __init__(self, key: str, value: Any, message: str):
+        self.key, self.value, self.allowed = key, value, message
+        ValueError.__init__(self, message)
+
+
+def _folder_key() -> str:
+    """The key that chose the folder, as the user would change it."""
+    if not HydraConfig.initialized():
+        return "paths.output_dir"
+    return "hydra.sweep.dir" if HydraConfig.get().mode == RunMode.MULTIRUN else "hydra.run.dir"
+
+
+def _record(folder: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        record = json.loads((folder / FILENAME).read_text())
+    except (OSError, ValueError):
+        return None  # none, or unreadable: nothing a rerun could lose
+    return record if isinstance(record, dict) else None
+
+
+def _show(v: Any) -> str:
+    return "absent" if not isinstance(v, (str, int, float, bool, list, type(None))) else str(v)
+
+
+def _mismatch(where: str, diffs: list[tuple[str, Any, Any]]) -> str:
+    shown = "; ".join(f"{k}: {_show(a)} there, {_show(b)} here" for k, a, b in diffs[:6])
+    more = f"; and {len(diffs) - 6} more" if len(diffs) > 6 else ""
+    return (
+        f"resume=true is not allowed: expected the config of the run in {where} "
+        f"(it differs in {shown}{more}): resume with that run's overrides, or start a new "
+        "run in another folder"
+    )
+
+
+def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | None:
+    """Raise :class:`FolderInUse` (or the config's own :class:`ConfigError`) if this run may
+    not use its folder; return the finished records when ``resume=true`` has nothing to do;
+    else None: train."""
+    job_dir = Path(cfg.paths.output_dir)
+    ckpt = job_dir / CHECKPOINT
+    records = [_record(Path(m.out_dir)) for m in members]
+    finished = [r for r in records if r and r.get("status") in FINISHED]
+    if not finished and not ckpt.exists():
+        return None  # nothing to lose: train (the config is validated as usual)
+    validate(cfg)  # a bad value is refused before the folder's records are touched
+    key = _folder_key()
+    if cfg.get("overwrite"):
+        return None
+    if not cfg.resume:
+        held = sorted({r["status"] for r in finished})
+        parts = [f"a {' and '.join(held)} run ({FILENAME})"] if held else []
+        if ckpt.exists():
+            parts.append(f"a checkpoint ({CHECKPOINT})")
+        what = " and ".join(parts)
+        raise FolderInUse(
+            key,
+            job_dir,
+            f"{job_dir} already holds {what}: continue it with resume=true, choose "
+            f"another {key}, or replace it with overwrite=true",
+        )
+    if ckpt.exists():
+        saved = fingerprint.in_checkpoint(ckpt)
+        if saved is None:
+            raise FolderInUse(
+                "resume",
+                True,
+                f"resume=true is not allowed: {ckpt} has no config fingerprint (written "
+                "by an older biaslab), so it cannot be shown to be this run; start a new run "
+                "in another folder",
+            )
+        saved_values, current = saved["values"], fingerprint.values(cfg)
+        if len(finished) == len(members):  # nothing will be continued from it
+            saved_values = fingerprint.result_values(saved_values)
+            current = fingerprint.result_values(current)
+        diffs = fingerprint.differences(saved_values, current)
+        if diffs:
+            raise FolderInUse("resume", True, _mismatch(str(ckpt), diffs))
+    for m, r in zip(members, records, strict=True):
+        if r is None or r.get("status") not in (*FINISHED, "interrupted"):
+            continue
+        saved, current = fingerprint.values(r.get("config") or {}), fingerprint.values(m.cfg)
+        if r.get("status") in FINISHED:  # nothing left to continue: what it ran is what counts
+            saved, current = fingerprint.result_values(saved), fingerprint.result_values(current)
+        diffs = fingerprint.differences(saved, current)
+        if diffs:
+            raise FolderInUse("resume", True, _mismatch(str(Path(m.out_dir) / FILENAME), diffs))
+    if len(finished) == len(members):
+        return finished
+    return None
+
+
+def hydra_run_config(config: DictConfig) -> DictConfig:
+    """The job config of a ``python train.py`` run (no sweep) before Hydra has made its
+    folder: ``paths.output_dir`` is ``hydra.run.dir``. Sets HydraConfig as the run will."""
+    config = copy.deepcopy(config)
+    with open_dict(config):
+        config.hydra.runtime.output_dir = os.path.abspath(str(config.hydra.run.dir))
+    HydraConfig.instance().set_config(config)  # run_job sets it again, the same way
+    job = copy.deepcopy(config)
+    with open_dict(job):
+        job.paths.output_dir = config.hydra.runtime.output_dir
+        del job.hydra
+    return job

@@ -1,0 +1,15 @@
+"""The task each data module's ``task`` attribute names: one registry for the run, the config
+checks and the metric a sweep optimizes."""
+
+from __future__ import annotations
+
+import lightning as L
+
+from biaslab.sequence_task import Regressor, SequenceClassifier
+from biaslab.task import Classifier
+
+TASKS: dict[str, type[L.LightningModule]] = {
+    "classification": Classifier,
+    "regression": Regressor,
+    "sequence": SequenceClassifier,
+}

@@ -1,0 +1,248 @@
+"""The run pipeline, one for a lone run and for K packed seeds: config → members → data,
+model(s), task → Lightning fit and test → one results.json (+ one logger run) per member."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from biaslab import distributed, rundir, signals, steps_per_call, tracking
+from biaslab.checkpointing import DiskFull, is_disk_full
+from biaslab.config import ConfigError, validate
+from biaslab.data.download import DataUnavailable
+from biaslab.guards import Diverged
+from biaslab.job import build_task, build_trainer, make_loggers
+from biaslab.outcome import outcome
+from biaslab.record import RunRecord, git_commit, job_overrides, versions
+from biaslab.results import FILENAME
+from biaslab.seed_parallel import parallel_seeds
+from biaslab.seed_parallel.members import members as plan_members
+from biaslab.signals import Interrupted, StopOnSignal
+from biaslab.summary import print_summary
+
+log = logging.getLogger(__name__)
+
+
+def quiet_lightning() -> None:
+    # Device banners and a per-fit FutureWarning would bury the run's own summary.
+    for name in (
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning.pytorch.accelerators.cuda",
+        "lightning.fabric.utilities.seed",
+    ):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+
+
+def _best_metric(cfg: DictConfig) -> str:
+    from hydra.utils import get_object
+
+    from biaslab.tasks import TASKS
+
+    data = get_object(cfg.data._target_)
+    return cfg.optimized_metric or TASKS[getattr(data, "task", "classification")].best_metric
+
+
+def _nothing_to_do(cfg: DictConfig, done: list[dict[str, Any]], members) -> dict[str, Any]:
+    """resume=true on a finished run of this config: its records stay as they are."""
+    job_dir = Path(cfg.paths.output_dir)
+    print(
+        f"nothing to do: {job_dir} holds a finished run of this config "
+        f"({', '.join(sorted({r['status'] for r in done}))}); its {FILENAME} is unchanged",
+        file=sys.stderr,
+    )
+    records = [RunRecord.from_data(r) for r in done]
+    return outcome(_best_metric(cfg), records, [m.out_dir for m in members], job_dir)
+
+
+def _save_on_signal(cfg: DictConfig, ckpt: Path, trainer: L.Trainer) -> str | None:
+    """The checkpoint a requeued job resumes from, when checkpointing is on."""
+    if not (cfg.checkpoint.every_n_steps or cfg.checkpoint.at_end):
+        return None
+    trainer.save_checkpoint(ckpt, weights_only=False)
+    return str(ckpt)
+
+
+def data_spec(data: Any) -> dict[str, Any]:
+    """What the report needs to know of the data without importing it: the task kind and
+    the number of classes (chance level is 1/classes)."""
+    spec = data.spec
+    return {"task": spec.task, "num_classes": spec.num_classes}
+
+
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
+    """Train and test one configuration, or its K = ``train.parallel_seeds`` seeds packed into
+    one model. Always leaves one results.json per run (K: in ``<paths.output_dir>/seed=<s>/``)
+    with status ``completed``, ``diverged`` (NaN/inf loss: that run stopped, step recorded; a
+    packed job's other members train on), ``interrupted`` (SIGTERM/SIGINT: signal and step
+    recorded, :class:`~biaslab.signals.Interrupted` re-raised) or ``failed`` (the error
+    recorded, then re-raised; a bad config value raises :class:`ConfigError` before any
+    training). A folder that holds a finished run or a checkpoint is checked first
+    (:mod:`biaslab.rundir`): refused without writing anything, or, for ``resume=true`` on a
+    finished run of this config, left as it is. ``callbacks`` are added to the trainer's own.
+
+    Returns ``{"status", "metrics", "params", "optimized" (cfg.optimized_metric, else the task's
+    best_metric; NaN when a run diverged), "results" (path), "run" (where the logger keeps it),
+    "wall_s"}``; a packed job's metrics are its completed members' means, and ``members`` lists
+    each member's seed, status, metrics, results path and run.
+    """
+    quiet_lightning()
+    steps_per_call.resolve(cfg)  # train.steps_per_call=auto: what runs, in the record too
+    k = parallel_seeds(cfg)
+    members = plan_members(cfg, k, job_overrides())
+    done = rundir.check(cfg, members)  # before anything in the folder is written
+    if done is not None:
+        return _nothing_to_do(cfg, done, members)
+    # a packed job shares one device: build_trainer refuses more, recording why
+    nprocs = distributed.ranks_to_spawn(cfg) if k == 1 else 0
+    if nprocs:  # several devices: every rank runs this function (see biaslab.distributed)
+        return distributed.spawn(functools.partial(train, callbacks=callbacks), cfg, nprocs)
+    rank_zero = distributed.global_rank() == 0  # writes results.json and logs, alone
+    started = time.perf_counter()
+    # torch's intra-op threads: a run's timing means little without them (a joblib worker
+    # gets cores // n_jobs)
+    provenance = {
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    seeds = [m.seed for m in members]
+    job_dir = Path(cfg.paths.output_dir)
+    # a packed seed also records its job: the seeds packed with it and the job's folder
+    packing = [
+        {} if k == 1 else {"seed_parallel": {"seeds": seeds, "member": i, "job_dir": str(job_dir)}}
+        for i in range(len(members))
+    ]
+    records = [
+        RunRecord(m.cfg, m.overrides, provenance, **extra)
+        for m, extra in zip(members, packing, strict=True)
+    ]
+    loggers: list[Any] = [None] * len(members)
+    task = None
+    timing: dict[str, float] = {}
+    ckpt = job_dir / rundir.CHECKPOINT
+    stop = StopOnSignal(functools.partial(_save_on_signal, cfg, ckpt))
+    raising: BaseException | None = None
+    try:
+        with signals.handled(stop):
+            validate(cfg)
+            if cfg.get("overwrite"):  # replaced: its checkpoint must not be resumed later
+                ckpt.unlink(missing_ok=True)
+            task, data, params = build_task(cfg, members)
+            if rank_zero:
+                loggers = make_loggers(members, params)
+            for r, lg in zip(records, loggers, strict=True):
+                r.update(params=params, data=data_spec(data), run=tracking.run_location(lg))
+            trainer = build_trainer(cfg, task, loggers, [stop, *callbacks])
+            resume_from = ckpt if cfg.resume and ckpt.exists() else None
+            if cfg.resume and resume_from is None:
+                log.info("resume=true but %s does not exist: starting from scratch", ckpt)
+            for r in records:
+                r.update(
+                    device=str(trainer.strategy.root_device),
+                    world_size=trainer.world_size,
+                    resumed_from=str(resume_from) if resume_from else None,
+                )
+
+            t0 = time.perf_counter()
+            try:
+                # weights_only: a checkpoint is data, never code to run
+                trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
+            except Diverged as e:
+                for i in task.live():  # a lone run; a packed job's members are retired already
+                    task.mark_diverged(i, e)
+                log.warning("run diverged: %s", e)
+            timing["fit_s"] = time.perf_counter() - t0
+            for i, r in enumerate(records):
+                r.metrics.update(task.member_metrics(i))
+            if task.live():
+                if cfg.checkpoint.at_end:
+                    # the full state (optimizer, loops), not weights only: resume needs all of it
+                    trainer.save_checkpoint(ckpt, weights_only=False)
+                t0 = time.perf_counter()
+                trainer.test(task, datamodule=data, verbose=False)
+                timing["test_s"] = time.perf_counter() - t0
+            for i, r in enumerate(records):
+                r.metrics.update(task.member_metrics(i))  # the test's, added to the fit's
+                if i in task.retired:
+                    r.update(status="diverged", divergence=task.retired[i]["divergence"])
+                else:
+                    r.update(status="completed")
+    except Interrupted as e:
+        raising = e
+        for i, r in enumerate(records):
+            r.metrics.update(_metrics_so_far(task, i))
+            r.interrupt(e.record())
+        raise
+    except BaseException as e:
+        raising = e
+        for r in records:
+            r.fail(e)
+        raise
+    finally:
+        timing["total_s"] = time.perf_counter() - started
+        # a rank whose parent is gone writes nothing: no one asked for this run any more
+        write = rank_zero and not distributed.parent_gone()
+        for r, m, lg in zip(records, members, loggers, strict=True):
+            r.data["timing"] = dict(timing)
+            if write:
+                _write(r, m.out_dir, timing, raising)
+            tracking.finish(lg, {**r.data.get("params", {}), **r.metrics}, r.status)
+    metric = cfg.optimized_metric or task.best_metric
+    return outcome(metric, records, [m.out_dir for m in members], job_dir)
+
+
+def _metrics_so_far(task, i: int) -> dict[str, Any]:
+    try:
+        return task.member_metrics(i) if task is not None else {}
+    except Exception:  # interrupted before the task had a trainer: no metrics yet
+        return {}
+
+
+def _write(record: RunRecord, out_dir: Path, timing: dict[str, float], raising) -> None:
+    """Write the record; a full disk while another error is on its way is left to that
+    error's one line (the partial file is removed either way)."""
+    try:
+        record.write(out_dir, timing)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        if raising is None:
+            raise DiskFull(out_dir / FILENAME) from None
+        log.error("could not write %s: %s", out_dir / FILENAME, DiskFull(out_dir / FILENAME))
+
+
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point: train, print a summary, return the optimized metric to a sweeper.
+    A refused config or folder: one line, exit 2; a signal: one line, exit 128 + its number
+    (a sweep stops there); a full disk: one line, exit 1."""
+    try:
+        result = train(cfg)
+    except (ConfigError, DataUnavailable) as e:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # Hydra records the job as failed and runs the rest of the sweep
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except Interrupted as e:
+        then = "; resume with resume=true" if e.checkpoint else ""
+        print(f"{e} in {cfg.paths.output_dir}: recorded as interrupted{then}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        print(f"error: {e if isinstance(e, DiskFull) else DiskFull(e.filename)}", file=sys.stderr)
+        sys.exit(1)
+    print_summary(result)
+    return result["optimized"]
