@@ -223,7 +223,7 @@ def test_equivalence_verdicts_use_holm_adjusted_tost(tmp_path):
         assert c.kind == "inconclusive"
         assert "the 90 % CI lies inside the margin, but not after Holm over the 3" in c.verdict
     md = report.render_markdown(rep)
-    assert "3 equivalence tests as a family of their own" in md
+    assert "3 equivalence tests as a separate family" in md
     # seeds for 80 % power at Holm's first-step level 0.05 / 3, more than at 0.05
     (c, *_) = rep.comparisons
     assert c.seeds_needed == stats.seeds_needed(c.sd, 0.01, c.test.diff, alpha=0.05 / 3)
@@ -232,7 +232,8 @@ def test_equivalence_verdicts_use_holm_adjusted_tost(tmp_path):
     alone = build(tmp_path / "8")
     (c,) = alone.comparisons
     assert alone.eq_family_size == 1 and c.kind == "equivalent"
-    assert "1 test, and the 1 equivalence test as a family" in report.render_markdown(alone)
+    alone_md = report.render_markdown(alone)
+    assert "1 test, and the 1 equivalence test as a separate family" in alone_md
     # with no margin there is no equivalence family to name
     no_margin = report.render_markdown(build(tmp_path / "8", metric="train/loss"))
     assert "- Family for Holm's correction: 1 test (see *Method*)" in no_margin

@@ -208,15 +208,15 @@ def render(key: str | None, found: Sequence[Interaction], skipped: Sequence[str]
         "",
         f"Does the gain depend on `{key}`? Per seed: the gain (value − baseline) at each level "
         f"of `{key}` minus the gain at `{key}={ref}`, in each group of the other keys, over "
-        f"the seeds usable at both levels; a paired t-test with Holm's correction over these "
-        f"{n_tests(sum(not math.isnan(it.p_holm) for it in found))} (a family of their own, "
+        f"the seeds usable at both levels; a paired t-test with Holm's correction over the "
+        f"{n_tests(sum(not math.isnan(it.p_holm) for it in found))} here (a separate family, "
         "not corrected jointly with the verdicts above), and "
         'TOST at the report\'s margin for "the same gain", Holm-corrected over the '
         + n_tests(
             sum(not math.isnan(it.equivalence.p_holm) for it in found if it.equivalence),
             "equivalence",
         )
-        + " as a family of their own.",
+        + " as a separate family.",
         "",
     ]
     for it in found:

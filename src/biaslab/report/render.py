@@ -91,7 +91,7 @@ def render_markdown(rep: Report) -> str:
         f"- Equivalence margin δ: {margin}",
         f"- Family for Holm's correction: {n_tests(rep.family_size)}"
         + (
-            f", and the {n_tests(rep.eq_family_size, 'equivalence')} as a family of their own"
+            f", and the {n_tests(rep.eq_family_size, 'equivalence')} as a separate family"
             if rep.eq_family_size
             else ""
         )
