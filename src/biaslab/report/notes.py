@@ -144,8 +144,8 @@ def method(rep: Report) -> str:
         f'p. "helps"/"hurts": adjusted p < {ALPHA}. "equivalent within ±δ": two one-sided '
         "tests (TOST) that the mean paired difference lies inside ±δ (unadjusted, the same as "
         "its 90 % t interval lying inside), with Holm's correction over the "
-        f"{n_tests(rep.eq_family_size, 'equivalence')} of the family's t-tests, a family of their "
-        "own; "
+        f"{n_tests(rep.eq_family_size, 'equivalence')} of the family's t-tests as a separate "
+        "family; "
         f'the verdict uses the adjusted p < {ALPHA}. Otherwise "inconclusive", with the seeds '
         "the TOST would need for 80 % power at Holm's first-step level "
         f"({ALPHA} / {max(rep.eq_family_size, 1)}) if the true difference were the observed "
