@@ -1,3 +1,0 @@
-from biaslab.bench.cli import main
-
-main()

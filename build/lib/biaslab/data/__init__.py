@@ -1,1 +1,0 @@
-"""Datasets held as tensors on the training device, batched by index slicing."""

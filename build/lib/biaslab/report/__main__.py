@@ -1,5 +1,0 @@
-import sys
-
-from biaslab.report.cli import main
-
-sys.exit(main())
