@@ -40,11 +40,12 @@ def difference_figure(path: Path, rep: Report) -> Path:
     # many series (a grid of other keys): the legend goes below the axes, where it hides no
     # point, and the figure grows by its rows
     below = numeric and len(series) > 4
-    tall = (
-        (4.0 + 0.2 * (len(series) + 4) / 2 if below else 4.0)
-        if numeric
-        else max(2.5, 0.55 * len(series) + 1.5)
-    )
+    if not numeric:  # a forest plot: a row per series
+        tall = max(2.5, 0.55 * len(series) + 1.5)
+    elif below:  # about 0.2 in per legend row of two entries (series, band, markers)
+        tall = 4.0 + 0.2 * (len(series) + 4) / 2
+    else:
+        tall = 4.0
     fig = Figure(figsize=(9, tall), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
