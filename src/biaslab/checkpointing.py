@@ -18,6 +18,7 @@ import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from biaslab.adapters.lightning_loop import validates_now
 from biaslab.atomic import atomic_path
 
 LAST = "last.ckpt"
@@ -53,14 +54,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             if is_disk_full(e):
                 raise DiskFull(path) from None
             raise
-
-
-def validates_now(trainer: L.Trainer) -> bool:
-    """Whether the fit loop validates at the end of the step now ending (Lightning's own
-    test, called with the same state it will see)."""
-    loop = trainer.fit_loop
-    fetcher = getattr(loop, "_data_fetcher", None)
-    return fetcher is not None and bool(loop.epoch_loop._should_check_val_fx(fetcher))
 
 
 class AtStepEnd(L.Callback):

@@ -22,6 +22,7 @@ written as completed after the run was stopped. A signal that stops the main pro
 from __future__ import annotations
 
 import ctypes
+import logging
 import multiprocessing
 import os
 import signal
@@ -34,16 +35,21 @@ from typing import Any
 import torch.distributed
 import torch.multiprocessing as mp
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.utils import instantiate
 from lightning.fabric.plugins.environments.lightning import find_free_network_port
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from biaslab.adapters.lightning_launch import relaunches_script
 from biaslab.config import validate
 from biaslab.record import RunRecord, job_overrides
 from biaslab.results import FILENAME
 from biaslab.signals import Interrupted, StopOnSignal, handled
+
+log = logging.getLogger(__name__)
 
 # where a process launched by torchrun, srun, mpirun or :func:`spawn` finds its rank
 _RANK_VARS = ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "LOCAL_RANK")
@@ -75,6 +81,17 @@ def global_rank() -> int:
     return 0
 
 
+# A config the trainer can't be built from (bad value, unknown class, missing interpolation):
+# train() records that error itself, so the probe only has to know not to spawn for it.
+BUILD_ERRORS = (
+    ValueError,
+    TypeError,
+    HydraException,
+    OmegaConfBaseException,
+    MisconfigurationException,
+)
+
+
 def ranks_to_spawn(cfg: DictConfig) -> int:
     """How many processes :func:`spawn` should start for ``cfg``: the trainer's device count
     where Lightning would re-launch the script for the other ranks, else 0 (one device, ranks
@@ -91,17 +108,12 @@ def ranks_to_spawn(cfg: DictConfig) -> int:
         OmegaConf.to_container(cfg, resolve=True)  # spawn() hands the ranks resolved values
         # the connector makes the same choice Lightning will make (devices=auto/-1, strategy)
         probe = instantiate(trainer_cfg, logger=False, callbacks=[], enable_checkpointing=False)
-    except Exception:
+    except BUILD_ERRORS as e:
+        log.debug("not spawning ranks for a config that does not build (%s)", e)
         return 0
     finally:
         rank_zero_only.rank = rank
-    strategy = probe.strategy
-    if (
-        isinstance(getattr(strategy, "launcher", None), _SubprocessScriptLauncher)
-        and not strategy.cluster_environment.creates_processes_externally
-        and probe.num_nodes == 1
-        and probe.world_size > 1
-    ):
+    if relaunches_script(probe.strategy) and probe.num_nodes == 1 and probe.world_size > 1:
         return probe.world_size
     return 0
 

@@ -26,6 +26,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
+from biaslab.adapters.wandb_run import forget_run, started_run
 from biaslab.secrets import SECRET_KEY as _SECRET_KEY
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,8 @@ def wandb_base_url(settings: dict[str, Any]) -> str:
             from wandb.sdk import wandb_setup
 
             url = wandb_setup.singleton().settings.base_url
-        except Exception:
+        except Exception as e:  # wandb's settings file may be unreadable: use its default
+            log.debug("wandb's configured base_url is unknown (%s): using %s", e, DEFAULT_BASE_URL)
             url = DEFAULT_BASE_URL
     return str(url).rstrip("/")
 
@@ -193,14 +195,14 @@ def _wandb_logger(cfg: DictConfig, extra: dict[str, Any], secrets: tuple[str, ..
 
 def _abandon(logger: Logger) -> None:
     """Forget a run whose ``wandb.init`` failed, so the offline run starts clean."""
-    logger._experiment = None  # type: ignore[attr-defined]
-    try:
-        import wandb
+    forget_run(logger)
+    import wandb
 
-        if wandb.run is not None:
+    if wandb.run is not None:
+        try:
             wandb.run.finish(exit_code=1)
-    except Exception:
-        pass
+        except Exception as e:  # a run that never started may not close cleanly either
+            log.debug("closing the failed W&B run: %s", e)
 
 
 def make_logger(cfg: DictConfig, concurrent: bool = False) -> Logger | None:
@@ -240,7 +242,7 @@ def finish(logger: Logger | None, summary: dict[str, Any], status: str) -> None:
     multirun gets a run of its own."""
     if logger is None:
         return
-    experiment = getattr(logger, "_experiment", None)
+    experiment = started_run(logger)
     if experiment is not None and hasattr(experiment, "summary"):
         experiment.summary.update(summary)
         experiment.finish(exit_code=0 if status == "completed" else 1)
