@@ -88,10 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
     batch = args.batch_size or (16 if args.quick else 512 if gpu else 64)
     samples = args.samples or (512 if args.quick else 20_000 if gpu else 4096)
     plan = Plan(rounds=args.rounds, windows_per_round=args.windows, window_s=args.window_s)
-    jobs, job_steps = args.jobs, args.job_steps
     if args.quick:
         plan = Plan(rounds=1, windows_per_round=1, fixed_steps=(2, 3))
-        jobs, job_steps = 2, 2
     base = [*([f"paths.data_dir={args.data_dir}"] if args.data_dir else []), *args.override]
     settings = {
         "quick": args.quick,
@@ -102,31 +100,47 @@ def main(argv: list[str] | None = None) -> dict:
         "channels_last": args.channels_last,
     }
 
-    if args.floor:  # a mode of its own
-        with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
-            result = floor.sweep_floor(
-                args.floor,
-                base,
-                Path(tmp),
-                batch=16 if args.quick else args.floor_batch,
-                repeats=1 if args.quick else 10,
-                runs=Path(args.floor_runs) if args.floor_runs else None,
-            )
-        report = write_report(args.out, settings | {"threads": args.threads}, {"floor": result})
-        floor.print_floor(result)
-        return report
+    if args.floor:
+        return _floor(args, base, settings)
+    if args.parallel_seeds:
+        return _parallel_seeds(args, conf_dir, base, plan, settings)
+    return _cases(args, conf_dir, base, plan, settings, batch, samples)
 
-    if args.parallel_seeds:  # a mode of its own
-        steps = 20 if args.quick else args.parallel_steps
-        with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
-            result = seeds.bench_parallel_seeds(
-                args.parallel_seeds, conf_dir, Path(tmp), base, plan, steps
-            )
-        settings["threads"] = args.threads
-        report = write_report(args.out, settings, {"parallel_seeds": result})
-        seeds.print_parallel_seeds(report)
-        return report
 
+def _floor(args, base: list[str], settings: dict) -> dict:
+    """The sweep's FLOPs against this machine's rate: a mode of its own."""
+    with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
+        result = floor.sweep_floor(
+            args.floor,
+            base,
+            Path(tmp),
+            batch=16 if args.quick else args.floor_batch,
+            repeats=1 if args.quick else 10,
+            runs=Path(args.floor_runs) if args.floor_runs else None,
+        )
+    report = write_report(args.out, settings | {"threads": args.threads}, {"floor": result})
+    floor.print_floor(result)
+    return report
+
+
+def _parallel_seeds(args, conf_dir: Path, base: list[str], plan: Plan, settings: dict) -> dict:
+    """K packed seeds against K separate runs: a mode of its own."""
+    steps = 20 if args.quick else args.parallel_steps
+    with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
+        result = seeds.bench_parallel_seeds(
+            args.parallel_seeds, conf_dir, Path(tmp), base, plan, steps
+        )
+    settings["threads"] = args.threads
+    report = write_report(args.out, settings, {"parallel_seeds": result})
+    seeds.print_parallel_seeds(report)
+    return report
+
+
+def _cases(
+    args, conf_dir: Path, base: list[str], plan: Plan, settings: dict, batch: int, samples: int
+) -> dict:
+    """The project's path against the raw loop, case by case (the default mode)."""
+    jobs, job_steps = (2, 2) if args.quick else (args.jobs, args.job_steps)
     cases = make_cases(args.cases, batch, samples, args.data_dir, args.channels_last)
     with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
         work = Path(tmp)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
@@ -37,6 +38,30 @@ def _timed(cfg: DictConfig, warmup: int, window: int, windows: int) -> Windows:
     return clock
 
 
+def _sized(probe_cfg: DictConfig, plan: Plan, batch: int) -> tuple[int, int]:
+    """(warmup, window) steps sized from a single run's step time."""
+    probe = _timed(probe_cfg, 20, 50, 1)
+    return plan.steps_for(batch / probe.rates()[0])
+
+
+def _wall_time(cfg: Callable[..., DictConfig], k: int, steps: int) -> dict:
+    """Wall time of a whole seed sweep, validation and test included: k runs, then one packed."""
+    budget = [f"trainer.max_steps={steps}", f"trainer.val_check_interval={max(1, steps // 2)}"]
+    t0 = time.perf_counter()
+    for s in range(k):
+        train(cfg(f"wall-single-{s}", f"seed={s}", *budget))
+    sequential_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    train(cfg("wall-packed", "seed=0", f"train.parallel_seeds={k}", *budget))
+    packed_s = time.perf_counter() - t0
+    return {
+        "steps": steps,
+        "sequential_s": sequential_s,
+        "packed_s": packed_s,
+        "ratio": sequential_s / packed_s,
+    }
+
+
 def bench_parallel_seeds(
     k: int, conf_dir: Path, work: Path, base: list[str], plan: Plan, steps: int
 ) -> dict:
@@ -47,11 +72,7 @@ def bench_parallel_seeds(
 
     meta = cfg("meta", "seed=0")
     batch = int(meta.data.batch_size)
-    if plan.fixed_steps:
-        warmup, window = plan.fixed_steps
-    else:  # size the windows from a single run's step time
-        probe = _timed(cfg("probe", "seed=0", NO_VALIDATION), 20, 50, 1)
-        warmup, window = plan.steps_for(batch / probe.rates()[0])
+    warmup, window = plan.fixed_steps or _sized(cfg("probe", "seed=0", NO_VALIDATION), plan, batch)
 
     rates: dict[str, list[float]] = {"single": [], "packed": []}
     samples = {"single": 0, "packed": 0}  # model-samples trained: the same for both paths
@@ -72,15 +93,7 @@ def bench_parallel_seeds(
         paired.append(statistics.median(packed) / statistics.median(single))
         load.append(os.getloadavg()[0])
 
-    # wall time of a whole seed sweep, validation and test included
-    budget = [f"trainer.max_steps={steps}", f"trainer.val_check_interval={max(1, steps // 2)}"]
-    t0 = time.perf_counter()
-    for s in range(k):
-        train(cfg(f"wall-single-{s}", f"seed={s}", *budget))
-    sequential_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    train(cfg("wall-packed", "seed=0", f"train.parallel_seeds={k}", *budget))
-    packed_s = time.perf_counter() - t0
+    wall = _wall_time(cfg, k, steps)
     load.append(os.getloadavg()[0])
 
     med = {name: statistics.median(v) for name, v in rates.items()}
@@ -102,12 +115,7 @@ def bench_parallel_seeds(
         },
         "ratio": med["packed"] / med["single"],
         "ratio_per_round": paired,
-        "wall": {
-            "steps": steps,
-            "sequential_s": sequential_s,
-            "packed_s": packed_s,
-            "ratio": sequential_s / packed_s,
-        },
+        "wall": wall,
         # 1-min load average; above the core count other processes competed for the CPU
         "loadavg": load,
     }

@@ -65,15 +65,11 @@ def run_project(cfg: DictConfig, windows: Windows, extra: Sequence[Callback] = (
     train(cfg, callbacks=[WindowClock(windows), *extra])
 
 
-def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Plan) -> dict:
-    cfg = case_cfg(case, [*base, NO_VALIDATION], work / f"{case.name}-{case.bias}", conf_dir)
-    device = raw_device(cfg)
-    data = instantiate(cfg.data)
-    data.prepare_splits()
-
+def _window_steps(cfg: DictConfig, data, device, plan: Plan) -> tuple[int, int]:
+    """(warmup, window) steps, sized from the raw loop's step time unless the plan fixes them."""
     if plan.fixed_steps:
         warmup, window = plan.fixed_steps
-    else:  # size the windows from the raw loop's step time
+    else:
         probe = Windows(2, 3, 1, device)
         run_raw(cfg, data, probe)
         warmup, window = plan.steps_for(data.batch_size / probe.rates()[0])
@@ -82,7 +78,16 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
     calls = steps_per_call(cfg)
     if OmegaConf.select(cfg, KEY) == "auto" and not plan.fixed_steps:
         calls = AUTO_STEPS
-    warmup, window = -(-warmup // calls) * calls, -(-window // calls) * calls
+    return -(-warmup // calls) * calls, -(-window // calls) * calls
+
+
+def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Plan) -> dict:
+    cfg = case_cfg(case, [*base, NO_VALIDATION], work / f"{case.name}-{case.bias}", conf_dir)
+    device = raw_device(cfg)
+    data = instantiate(cfg.data)
+    data.prepare_splits()
+
+    warmup, window = _window_steps(cfg, data, device, plan)
 
     rates: dict[str, list[float]] = {"raw": [], "project": []}
     samples = {"raw": 0, "project": 0}  # trained by each path over all rounds

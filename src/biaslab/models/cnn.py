@@ -23,6 +23,13 @@ from biaslab.schema import (
     Probability,
 )
 
+CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+MAXPOOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d}
+
+
+def _widths(width: int, width_mult: float, depth: int) -> list[int]:
+    return [max(1, round(width * width_mult**i)) for i in range(depth)]
+
 
 def _per_layer(value: int | Sequence[int], depth: int) -> list[int]:
     return [int(value)] * depth if isinstance(value, int) else [int(v) for v in value]
@@ -69,50 +76,49 @@ class CNN(nn.Module):
         dims = len(in_shape) - 1
         if dims not in (1, 2):
             raise ValueError(f"CNN needs inputs shaped (C, L) or (C, H, W), got {tuple(in_shape)}")
-        conv = (nn.Conv1d, nn.Conv2d)[dims - 1]
-        maxpool = (nn.MaxPool1d, nn.MaxPool2d)[dims - 1]
         if channels is None:
-            channels = [max(1, round(width * width_mult**i)) for i in range(depth)]
+            channels = _widths(width, width_mult, depth)
         channels = [int(c) for c in channels]
-        kernels = _per_layer(kernel_size, len(channels))
-        strides = _per_layer(stride, len(channels))
-        paddings = _per_layer(padding, len(channels))
-
+        shapes = zip(
+            _per_layer(kernel_size, len(channels)),
+            _per_layer(stride, len(channels)),
+            _per_layer(padding, len(channels)),
+            strict=True,
+        )
         layers: list[nn.Module] = []
         c_in = in_shape[0]
-        for i, c_out in enumerate(channels):
+        for i, (c_out, shape) in enumerate(zip(channels, shapes, strict=True)):
             override = first_bias if i == 0 else None
             use_bias = has_bias(bias, norm, override, norm_shift, c_out, norm_groups)
+            conv = with_bias(
+                CONV[dims], c_in, c_out, *shape, bias=use_bias, paired_init=paired_init
+            )
             layers += [
-                with_bias(
-                    conv,
-                    c_in,
-                    c_out,
-                    kernels[i],
-                    strides[i],
-                    paddings[i],
-                    bias=use_bias,
-                    paired_init=paired_init,
-                ),
+                conv,
                 norm_layer(norm, c_out, dims, norm_groups, norm_shift),
                 activation(act),
             ]
             if pool == "max":
-                layers.append(maxpool(2))
+                layers.append(MAXPOOL[dims](2))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.global_pool = global_pool
-        # a probe for the head's input size; in eval mode, or it would update the batch norms'
-        # running statistics (with the bias's values, the only non-zero output of a zero input)
-        self.features.eval()
-        with torch.no_grad():
-            n_features = self._pooled(self.features(torch.zeros(1, *in_shape))).shape[1]
-        self.features.train()
+        n_features = self._n_features(in_shape)
         self.head = with_bias(
             nn.Linear, n_features, num_classes, bias=head_bias, paired_init=paired_init
         )
+
+    def _n_features(self, in_shape: Sequence[int]) -> int:
+        """The head's input size, probed in eval mode: in train mode the probe would update
+        the batch norms' running statistics (with the bias's values, the only non-zero output
+        of a zero input)."""
+        self.features.eval()
+        with torch.no_grad():
+            n = self._pooled(self.features(torch.zeros(1, *in_shape))).shape[1]
+        self.features.train()
+        return n
 
     def _pooled(self, h: torch.Tensor) -> torch.Tensor:
         return h.flatten(2).mean(2) if self.global_pool else h.flatten(1)
