@@ -72,7 +72,8 @@ class Regressor(_SequenceTask):
         log_train_loss(self, loss)
         return loss
 
-    def _eval_step(self, batch, stage: str, mse: MeanSquaredError):
+    def eval_step(self, batch, stage: str):
+        mse = self.val_mse if stage == "val" else self.test_mse
         x, y = batch
         pred = self._predict(x)
         loss = F.mse_loss(pred, y)
@@ -80,15 +81,7 @@ class Regressor(_SequenceTask):
         mse.update(pred, y)
         self.log(f"{stage}/mse", mse, on_epoch=True)
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, "val", self.val_mse)
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step(batch, "test", self.test_mse)
-
-    def on_validation_epoch_end(self):
-        if self.trainer.sanity_checking:
-            return
+    def validated(self):
         mse = float(self.val_mse.compute())
         ratio = self._log_ratio("val/mse_over_baseline", mse)
         self._update_best(mse)
@@ -151,7 +144,10 @@ class SequenceClassifier(_SequenceTask):
         log_train_loss(self, loss)
         return loss
 
-    def _eval_step(self, batch, stage: str, acc: MulticlassAccuracy, mean: MeanMetric):
+    def eval_step(self, batch, stage: str):
+        acc, mean = (
+            (self.val_acc, self.val_loss) if stage == "val" else (self.test_acc, self.test_loss)
+        )
         x, y = batch
         logits, loss = self._loss(x, y)
         mean.update(loss, weight=len(y))
@@ -160,15 +156,7 @@ class SequenceClassifier(_SequenceTask):
         acc.update(logits[recalled], y[recalled])
         self.log(f"{stage}/acc", acc, on_epoch=True)
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, "val", self.val_acc, self.val_loss)
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step(batch, "test", self.test_acc, self.test_loss)
-
-    def on_validation_epoch_end(self):
-        if self.trainer.sanity_checking:
-            return
+    def validated(self):
         acc = float(self.val_acc.compute())
         ratio = self._log_ratio("val/loss_over_baseline", float(self.val_loss.compute()))
         self._update_best(acc)

@@ -126,6 +126,25 @@ class Task(L.LightningModule):
                 f"{self.best_metric}_best_step": self.global_step,
             }
 
+    # The step methods, once for every task: a task says what one evaluation batch logs
+    # under val/ or test/ (eval_step) and what a finished validation updates (validated).
+    def validation_step(self, batch, batch_idx):
+        self.eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self.eval_step(batch, "test")
+
+    def on_validation_epoch_end(self):
+        if not self.trainer.sanity_checking:  # the sanity check's scores are not a result
+            self.validated()
+
+    def eval_step(self, batch, stage: str) -> None:
+        raise NotImplementedError
+
+    def validated(self) -> None:
+        """After each validation: each member's best score, and one progress line."""
+        raise NotImplementedError
+
     def member_metrics(self, k: int = 0) -> dict[str, float]:
         """Member k's logged metrics under their plain names (``val/acc``, ...), its best
         validation score, ``steps`` and ``epochs``; a diverged member's as they were then."""
@@ -231,7 +250,8 @@ class Classifier(Task):
         log_train_loss(self, loss)
         return loss
 
-    def _eval_step(self, batch, stage: str, acc: MulticlassAccuracy):
+    def eval_step(self, batch, stage: str):
+        acc = self.val_acc if stage == "val" else self.test_acc
         x, y = batch
         logits = self.model(x)
         # sync_dist: the mean over every rank's shard (torchmetrics metrics sync themselves)
@@ -240,15 +260,7 @@ class Classifier(Task):
         acc.update(logits, y)
         self.log(f"{stage}/acc", acc, on_epoch=True)
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, "val", self.val_acc)
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step(batch, "test", self.test_acc)
-
-    def on_validation_epoch_end(self):
-        if self.trainer.sanity_checking:
-            return
+    def validated(self):
         acc = float(self.val_acc.compute())
         self._update_best(acc)
         # one line per validation is the run's progress report (no per-step progress bar)

@@ -71,7 +71,8 @@ class SeedParallelClassifier(Task):
         # where(), not a product: a retired member's NaN must not reach the sum
         return torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
 
-    def _eval_step(self, batch, stage: str, accs: nn.ModuleList):
+    def eval_step(self, batch, stage: str):
+        accs = self.val_acc if stage == "val" else self.test_acc
         x, y = batch
         logits = self.model(x)
         losses = member_losses(logits, y)
@@ -81,15 +82,7 @@ class SeedParallelClassifier(Task):
             accs[k].update(logits[:, k], y[:, k])
             self.log(f"{prefix}{stage}/acc", accs[k], on_epoch=True)
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, "val", self.val_acc)
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step(batch, "test", self.test_acc)
-
-    def on_validation_epoch_end(self):
-        if self.trainer.sanity_checking:
-            return
+    def validated(self):
         shown = []
         for k in self.live():
             acc = float(self.val_acc[k].compute())
