@@ -82,6 +82,16 @@ def identical_pairs(value_runs: dict, base_runs: dict, seeds: list) -> bool:
     )
 
 
+def _why_not_learned(roles, seed: Any, failed: dict[int, str]) -> str:
+    """Why seed's runs in each role (arm name, runs by seed) did not learn: "" if they did."""
+    return "; ".join(
+        f"`{role}` ({run.source}): {failed[id(run)]}"
+        for role, runs in roles
+        for run in runs[seed]
+        if id(run) in failed
+    )
+
+
 def compare(
     value: Any,
     label: str,
@@ -108,15 +118,11 @@ def compare(
     if identical_pairs(value_runs, base_runs, paired):
         cmp.identical = True
         return cmp
+    roles = ((fmt_value(value), value_runs), (base_name, base_runs))
     for s in paired:
-        whys = [
-            f"`{role}` ({run.source}): {failed[id(run)]}"
-            for role, runs in ((fmt_value(value), value_runs[s]), (base_name, base_runs[s]))
-            for run in runs
-            if id(run) in failed
-        ]
+        whys = _why_not_learned(roles, s, failed)
         if whys:
-            cmp.not_learned.append((s, "; ".join(whys)))
+            cmp.not_learned.append((s, whys))
         else:
             cmp.usable.append(s)
     if cmp.not_learned and len(paired) >= 2:

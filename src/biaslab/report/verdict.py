@@ -129,81 +129,110 @@ def _robust_flag(cmp: Comparison, metric: str) -> str | None:
     return f"robust checks disagree: the t-test {t} 0 ({fmt_p(cmp.test.p)}), " + "; ".join(disagree)
 
 
+def kind_of(cmp: Comparison, metric: str) -> tuple[str, str]:
+    """(kind, basis) of a comparison after :func:`apply_holm`: kind is identical, helps, hurts,
+    equivalent or inconclusive; basis names the evidence the verdict rests on (``identical``,
+    ``twin``, ``few pairs``, ``t``, ``solve``, ``equivalence`` or ``undecided``)."""
+    if cmp.identical:
+        return "identical", "identical"
+    if cmp.twin is not None:  # decided already: it comes earlier in the same group
+        return cmp.twin.kind, "twin"
+    solve = cmp.solve
+    solved = solve is not None and solve.p_holm < ALPHA  # nan (not in the family) is not
+    solve_kind = "helps" if solved and solve.only_value > solve.only_base else "hurts"
+    if len(cmp.usable) < MIN_PAIRS or cmp.test is None:
+        return (solve_kind, "solve") if solved else ("inconclusive", "few pairs")
+    if cmp.p_holm < ALPHA:
+        return ("helps" if better(cmp.test.diff, metric) else "hurts"), "t"
+    if solved:
+        return solve_kind, "solve"
+    if equivalent(cmp.equivalence):
+        return "equivalent", "equivalence"
+    return "inconclusive", "undecided"
+
+
+def better(diff: float, metric: str) -> bool:
+    return diff < 0 if lower_is_better(metric) else diff > 0
+
+
 def decide(cmp: Comparison, metric: str, margin: float | None, eq_family: int = 0) -> None:
     """Set ``cmp.kind``, ``cmp.verdict`` and ``cmp.flags`` (after :func:`apply_holm`, whose
     equivalence family has ``eq_family`` tests)."""
-    if cmp.identical:
-        cmp.kind = "identical"
+    cmp.kind, basis = kind_of(cmp, metric)
+    if basis == "identical":
         cmp.verdict = (
             f"identical runs: every metric of all {cmp.n_pairs} pairs is bit-identical "
             "(not tested, not in the family)"
         )
         return
-    if cmp.twin is not None:  # decided already: it comes earlier in the same group
-        cmp.kind = cmp.twin.kind
+    if basis == "twin":
         cmp.verdict = (
             f"the same runs as `{fmt_value(cmp.twin.value)}` (every metric bit-identical), "
             f"so its verdict, not tested again: {cmp.twin.verdict}"
         )
         return
-    lower = lower_is_better(metric)
-    if cmp.test is not None and len(cmp.usable) >= MIN_PAIRS:
+    tested = cmp.test is not None and len(cmp.usable) >= MIN_PAIRS
+    if tested:
         flag = _robust_flag(cmp, metric)
         if flag:
             cmp.flags.append(flag)
+    cmp.verdict = _words(cmp, basis, metric, margin, eq_family)
+    if tested and basis != "solve":
+        _flag_exclusion(cmp, metric, cmp.test.diff > 0 if basis == "t" else None)
+
+
+def _fmt_solve(cmp: Comparison) -> str:
     solve = cmp.solve
-    solve_text = ""
-    if solve is not None:
-        solve_text = (
-            f"; solved {solve.solved}/{solve.n} vs {solve.solved_base}/{solve.n}, exact paired "
-            f"{fmt_p(solve.p)}"
-            + ("" if math.isnan(solve.p_holm) else f" (Holm {fmt_p(solve.p_holm)})")
-        )
+    if solve is None:
+        return ""
+    return (
+        f"; solved {solve.solved}/{solve.n} vs {solve.solved_base}/{solve.n}, exact paired "
+        f"{fmt_p(solve.p)}" + ("" if math.isnan(solve.p_holm) else f" (Holm {fmt_p(solve.p_holm)})")
+    )
+
+
+def _few_pairs(cmp: Comparison) -> str:
     n_bad = len(cmp.not_learned)
-    if len(cmp.usable) < MIN_PAIRS or cmp.test is None:
-        cmp.kind = "inconclusive"
-        if cmp.n_pairs and n_bad == cmp.n_pairs:
-            why = f"no pair where both arms learned ({n_bad} of {cmp.n_pairs} did not learn)"
-        else:
-            why = f"{len(cmp.usable)} usable pairs, need {MIN_PAIRS}"
-            if n_bad:
-                why += f" ({n_bad} of {cmp.n_pairs} did not learn)"
-        cmp.verdict = f"inconclusive: {why}{solve_text}"
-        if solve is not None and solve.p_holm < ALPHA:  # nan (not in the family) is not
-            _solve_verdict(cmp, why, solve_text)
-        return
+    if cmp.n_pairs and n_bad == cmp.n_pairs:
+        return f"no pair where both arms learned ({n_bad} of {cmp.n_pairs} did not learn)"
+    why = f"{len(cmp.usable)} usable pairs, need {MIN_PAIRS}"
+    return why + (f" ({n_bad} of {cmp.n_pairs} did not learn)" if n_bad else "")
+
+
+def _words(cmp: Comparison, basis: str, metric: str, margin: float | None, family: int) -> str:
+    """The verdict's sentence: its kind, then the evidence that decided it."""
+    solve_text = _fmt_solve(cmp)
+    if cmp.test is None or len(cmp.usable) < MIN_PAIRS:
+        why = _few_pairs(cmp)
+        if basis == "solve":
+            return f"{cmp.label} {cmp.kind} (solve rate): {why}{solve_text}"
+        return f"inconclusive: {why}{solve_text}"
+    n_bad = len(cmp.not_learned)
     excluded = f"; {n_bad} of {cmp.n_pairs} pairs did not learn, excluded" if n_bad else ""
     shown = fmt_test(cmp.test, metric, cmp.p_holm) + excluded + solve_text
-    if cmp.p_holm < ALPHA:
-        better = cmp.test.diff < 0 if lower else cmp.test.diff > 0
-        cmp.kind = "helps" if better else "hurts"
-        cmp.verdict = f"{cmp.label} {cmp.kind}: {shown}"
-        _flag_exclusion(cmp, metric, cmp.test.diff > 0)
-        return
-    if solve is not None and solve.p_holm < ALPHA:
-        _solve_verdict(cmp, shown, "")
-        return
-    eq = cmp.equivalence
-    if equivalent(eq):
-        cmp.kind = "equivalent"
-        cmp.verdict = f"equivalent {fmt_equivalence(eq, metric)}; {shown}"
-        _flag_exclusion(cmp, metric, None)
-        return
-    cmp.kind = "inconclusive"
+    if basis == "t":
+        return f"{cmp.label} {cmp.kind}: {shown}"
+    if basis == "solve":
+        return f"{cmp.label} {cmp.kind} (solve rate): {shown}"
+    if basis == "equivalence":
+        return f"equivalent {fmt_equivalence(cmp.equivalence, metric)}; {shown}"
+    need = _seeds_needed(cmp, metric, margin)
+    short = not_after_holm(cmp.equivalence, family)
+    return f"inconclusive: {shown}; " + (f"{short}; {need}" if short else need)
+
+
+def _seeds_needed(cmp: Comparison, metric: str, margin: float | None) -> str:
     if margin is None:
-        need = "no equivalence margin for this metric (give --margin)"
-    elif cmp.seeds_needed is not None:
-        need = (
+        return "no equivalence margin for this metric (give --margin)"
+    if cmp.seeds_needed is not None:
+        return (
             f"{fmt_margin(margin, metric)} needs ≈ {cmp.seeds_needed} seeds at 80 % power "
             "(TOST at Holm's first-step level, at the observed difference)"
         )
-    elif cmp.test is not None and abs(cmp.test.diff) < margin:
-        need = f"{fmt_margin(margin, metric)} needs more than {stats.SEEDS_LIMIT:,} seeds"
-    else:  # the observed difference is at or past the margin
-        need = f"no number of seeds shows {fmt_margin(margin, metric)} at the observed difference"
-    _flag_exclusion(cmp, metric, None)
-    short = not_after_holm(eq, eq_family)
-    cmp.verdict = f"inconclusive: {shown}; " + (f"{short}; {need}" if short else need)
+    if cmp.test is not None and abs(cmp.test.diff) < margin:
+        return f"{fmt_margin(margin, metric)} needs more than {stats.SEEDS_LIMIT:,} seeds"
+    # the observed difference is at or past the margin
+    return f"no number of seeds shows {fmt_margin(margin, metric)} at the observed difference"
 
 
 def _flag_exclusion(cmp: Comparison, metric: str, positive: bool | None) -> None:
@@ -239,9 +268,3 @@ def fmt_did_not_learn(cmp: Comparison) -> str:
         f"did not learn: `{fmt_value(cmp.value)}` {value}/{n}, baseline {base}/{n}, "
         f"exact paired {fmt_p(p)}"
     )
-
-
-def _solve_verdict(cmp: Comparison, shown: str, solve_text: str) -> None:
-    solve = cmp.solve
-    cmp.kind = "helps" if solve.only_value > solve.only_base else "hurts"
-    cmp.verdict = f"{cmp.label} {cmp.kind} (solve rate): {shown}{solve_text}"
