@@ -31,7 +31,9 @@ PLAN = [
 
 
 def study(*args: str, **kw) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    path = os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])
+    # one thread per run: on a shared 2-core machine more only wait on each other
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "biaslab.study", *args]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
 

@@ -62,6 +62,8 @@ def from_args(args: argparse.Namespace) -> Plan:
     cfg = compose_with_hydra([f"+experiment={args.experiment}", *fixed])
     swept = {k: str(v).split(",") for k, v in (cfg.hydra.sweeper.params or {}).items()}
     swept.update(swept_cli)
+    for text in fixed:  # a key fixed on the command line wins over the preset's sweep of it
+        swept.pop(text.lstrip("+").split("=", 1)[0], None)
     swept.pop("seed", None)
     arms = _pick(swept, args.compare, args.arms, "arms")
     if len(arms) != 2:
