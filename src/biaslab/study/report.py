@@ -43,10 +43,10 @@ def _verdict(plan: Plan, cell: progress.CellState) -> str:
             last.verdict, last.verdict
         )
         return f"**{word}**, decided at n = {last.n}, look {last.k} of {plan.looks()}"
-    why = {"cap": "the cap", "budget": "the budget"}.get(cell.stopped, "")
-    return (
-        f"inconclusive at n = {last.n} (look {last.k} of {plan.looks()}{', ' + why if why else ''})"
-    )
+    where = f"n = {last.n} (look {last.k} of {plan.looks()}"
+    if not cell.stopped:
+        return f"undecided so far at {where}; the study goes on)"
+    return f"inconclusive at {where}, stopped by the {cell.stopped})"
 
 
 def _failures(plan: Plan, cell: progress.CellState) -> tuple[str, str]:
