@@ -241,3 +241,32 @@ def test_cli_refuses_bad_input(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --arms=true,false,auto") and "\n" not in err
+
+
+def test_log_scale_reports_a_geometric_mean_ratio(tmp_path):
+    """A ratio metric on the log scale: first/second as a ratio, the margin as a ratio."""
+    plan = make_plan(
+        tune=None,
+        grid=[],
+        cells={"model.width": ["4"]},
+        m=1,
+        tuning_seeds=[],
+        metric="test/mse",
+        direction="min",
+        scale="log",
+        delta=1.25,
+        fail_at_most=None,
+    )
+    h = write(plan, tmp_path)
+    rng = np.random.default_rng(3)
+    for s in range(1000, 1009):
+        base = 0.1 * np.exp(rng.normal(0, 0.05))
+        record(tmp_path, h, "true", "4", "0.03", s, base * 0.5)  # half the error: helps
+        record(tmp_path, h, "false", "4", "0.03", s, base * np.exp(rng.normal(0, 0.05)))
+    for path in tmp_path.rglob("results.json"):  # the metric is test/mse here
+        path.write_text(path.read_text().replace('"test/acc"', '"test/mse"'))
+    study_run.stage1(plan, h, tmp_path)
+    text = study_report.report(tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| model.width=4"))
+    assert "model.bias=true helps" in row and "×0.5" in row
+    assert "margin ×0.8 to ×1.25" in text and "geometric mean ratio" in text
