@@ -67,4 +67,7 @@ def test_killed_study_reaches_the_same_decisions(tmp_path):
     assert len(list((killed / "runs").glob("look1/*/seed=*/results.json"))) < 12
     again = finish(study("run", str(killed)))
     assert verdicts(again) == verdicts(expected) and len(verdicts(expected)) == 2
+    explored = [line for line in expected.splitlines() if line.startswith("Exploratory runs")]
+    assert explored == ["Exploratory runs (outside the plan; in no verdict): 0"]
+    assert explored[0] in again.splitlines()
     assert list((killed / "runs").glob("look1-r*"))  # the killed round ran again

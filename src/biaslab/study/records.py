@@ -5,7 +5,7 @@ which failed by the plan's rule."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,8 @@ def failed(plan: Plan, run: Run) -> bool:
 class Records:
     runs: dict[Key, Run]  # the plan's runs, one per place (an outcome, not a killed attempt)
     exploratory: list[Run]  # runs under the folder that are not the plan's
+    # a place recorded twice: a packed job killed after some members were written, run again
+    repeated: list[Run] = field(default_factory=list)
 
 
 def read(plan: Plan, plan_hash: str, folder: Path) -> Records:
@@ -93,6 +95,7 @@ def read(plan: Plan, plan_hash: str, folder: Path) -> Records:
     counts (a place is only rerun when its record is not an outcome)."""
     runs: dict[Key, Run] = {}
     exploratory: list[Run] = []
+    repeated: list[Run] = []
     for run in load_files([folder]):
         key = place(plan, run, plan_hash)
         if key is None:
@@ -100,10 +103,10 @@ def read(plan: Plan, plan_hash: str, folder: Path) -> Records:
         elif run.status not in OUTCOMES:
             continue  # killed or interrupted: its place is run again
         elif key in runs:
-            exploratory.append(run)
+            repeated.append(run)
         else:
             runs[key] = run
-    return Records(runs, exploratory)
+    return Records(runs, exploratory, repeated)
 
 
 def value(plan: Plan, run: Run) -> float | None:

@@ -55,7 +55,9 @@ def _failures(plan: Plan, cell: progress.CellState) -> tuple[str, str]:
     return rates, f"{p:.3g}"
 
 
-def lines(plan: Plan, plan_hash: str, state: progress.Progress, exploratory: list) -> list[str]:
+def lines(
+    plan: Plan, plan_hash: str, state: progress.Progress, exploratory: list, repeated: list = ()
+) -> list[str]:
     scale = "geometric mean ratio" if plan.scale == "log" else "mean difference"
     margin = (
         f"×{1 / plan.delta:.3g} to ×{plan.delta:.3g}" if plan.scale == "log" else f"±{plan.delta}"
@@ -101,6 +103,12 @@ def lines(plan: Plan, plan_hash: str, state: progress.Progress, exploratory: lis
         out.append(
             f"| {progress.label(cell.cell)} | {_verdict(plan, cell)} | {nums} | {rates} | {fp} |"
         )
+    if repeated:
+        out += [
+            "",
+            f"Places recorded twice (a packed job killed part-way, run again; the first "
+            f"record counts, the same config and seed): {len(repeated)}",
+        ]
     out += ["", f"Exploratory runs (outside the plan; in no verdict): {len(exploratory)}"]
     out += [f"- {r.source}" for r in exploratory[:50]]
     return out
@@ -113,4 +121,4 @@ def report(folder: Path) -> str:
     if choice is None:
         return f"# Study {plan.name}\n\nStage 1 has not finished: no choice.yaml yet.\n"
     state = progress.replay(plan, rec, choice)
-    return "\n".join(lines(plan, plan_hash, state, rec.exploratory)) + "\n"
+    return "\n".join(lines(plan, plan_hash, state, rec.exploratory, rec.repeated)) + "\n"
