@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "plan"
-        print(f"error: {where}: {err['msg']}", file=sys.stderr)
+        msg = str(err["msg"]).removeprefix("Value error, ")  # a PlanError raised in the model
+        print(f"error: {msg}" if where == "plan" else f"error: {where}: {msg}", file=sys.stderr)
         return 2
     except PlanError as e:
         print(f"error: {e}", file=sys.stderr)
