@@ -178,7 +178,11 @@ def test_exploratory_runs_never_enter_a_verdict(tmp_path):
     assert "Exploratory runs (outside the plan; in no verdict): 2" in before
     record(tmp_path / "y", h, "true", "4", "0.5", 1001, 0.99)  # a second record of a place
     after = study_report.report(tmp_path)
-    assert after.replace(": 3", ": 2").split("Exploratory")[0] == before.split("Exploratory")[0]
+    rows = [
+        [line for line in t.splitlines() if line.startswith("| model.")] for t in (before, after)
+    ]
+    assert rows[0] == rows[1] and len(rows[0]) == 1
+    assert "Places recorded twice (a packed job killed part-way" in after
 
 
 def test_failed_pairs_left_out_and_counted(tmp_path):
@@ -270,3 +274,10 @@ def test_log_scale_reports_a_geometric_mean_ratio(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| model.width=4"))
     assert "model.bias=true helps" in row and "×0.5" in row
     assert "margin ×0.8 to ×1.25" in text and "geometric mean ratio" in text
+
+
+def test_cli_refuses_a_plan_that_cannot_run(tmp_path, capsys):
+    out = tmp_path / "s"
+    code = main(["plan", "+experiment=bias_vs_width", "--cap=10", f"--out={out}"])
+    assert code == 2 and not out.exists()
+    assert capsys.readouterr().err == "error: cap=10: must be a multiple of batch=3\n"
