@@ -95,3 +95,9 @@ def test_anytime_p_value_is_the_running_maximum():
     looks = seq.looks(batches, 0.01, 0.001, 1.0)
     g = [seq.log_evidence(np.concatenate(batches[:k]), 0.0, 1.0) for k in (1, 2)]
     assert looks[-1].p_value == pytest.approx(min(1.0, math.exp(-max(0.0, *g))))
+
+
+def test_identical_differences_are_no_interval_before_the_sequence_can_close():
+    """n too small for any finite interval: the whole line, not NaN, even with no spread."""
+    assert seq.interval(np.zeros(2), 0.01, 0.5) == (-math.inf, math.inf)
+    assert seq.looks([np.zeros(2)], 0.01, 0.01, 0.5)[-1].verdict == "inconclusive"

@@ -74,7 +74,10 @@ def interval(x: np.ndarray, alpha: float, c2: float) -> tuple[float, float]:
     if n < 2:
         return -math.inf, math.inf
     mean = float(x.mean())
-    r = float(radius_factor(n, alpha, c2)) * math.sqrt(float(((x - mean) ** 2).sum()))
+    factor = float(radius_factor(n, alpha, c2))
+    if not math.isfinite(factor):  # still the whole line, even if every x is the same
+        return -math.inf, math.inf
+    r = factor * math.sqrt(float(((x - mean) ** 2).sum()))
     return mean - r, mean + r
 
 

@@ -54,7 +54,8 @@ def decisions(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s / n
         ss = np.maximum(q - n * mean * mean, 0.0)
-        r = radius_factor(n.astype(int), alpha, c2) * np.sqrt(ss)
+        factor = radius_factor(n.astype(int), alpha, c2)
+        r = np.where(np.isfinite(factor), factor * np.sqrt(ss), np.inf)
     lo, hi = mean - r, mean + r
     code = np.where(lo > 0, 1, np.where(hi < 0, 2, np.where((lo > -delta) & (hi < delta), 3, 0)))
     code = np.where(n >= 2, code, 0)
