@@ -132,6 +132,7 @@ def test_published_seeds_refused():
     plan = preset.from_args(args)
     assert plan.cells == {"model.norm": ["none", "batch"], "model.width": ["8", "32"]}
     assert plan.m == 4 and plan.grid == ["0.01", "0.03", "0.1"]
+    assert plan.arms == ["true", "false"]
     args.overrides = ["model.bias=true,false", "model.width=8", "optimizer.lr=0.03"]
     args.tune = "none"
     plan = preset.from_args(args)  # a key fixed on the command line is no cell axis

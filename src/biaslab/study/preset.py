@@ -20,7 +20,11 @@ def split(overrides: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     fixed, swept = [], {}
     for text, o in zip(overrides, OverridesParser.create().parse_overrides(overrides), strict=True):
         if o.is_sweep_override():
-            swept[o.get_key_element()] = [str(v) for v in o.sweep_string_iterator()]
+            # as typed on a command line: true, not Python's True
+            values = [str(v) for v in o.sweep_string_iterator()]
+            swept[o.get_key_element()] = [
+                v.lower() if v in ("True", "False") else v for v in values
+            ]
         else:
             fixed.append(text)
     return fixed, swept
