@@ -74,6 +74,21 @@ def coverage(rng, reps: int, cap: int) -> dict[str, np.ndarray]:
     }
 
 
+def figure(cov: dict[str, np.ndarray], path: Path, reps: int) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, y in cov.items():
+        if label != "n":
+            ax.plot(cov["n"], y, marker="o", ms=3, label=label)
+    ax.axhline(1 - ALPHA, color="k", ls="--", lw=1, label=f"1 − α = {1 - ALPHA}")
+    ax.set_xlabel("seeds n (a look after every batch of 3)")
+    ax.set_ylabel("P(interval held the true mean at every look ≤ n)")
+    ax.set_title(f"Coverage under monitoring, normal paired differences ({reps} replicates)")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_ylim(0.6, 1.005)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--reps", type=int, default=20000)
@@ -88,18 +103,7 @@ def main() -> None:
     cov = coverage(rng, args.reps, 60)
     took = time.perf_counter() - started
     out = Path(args.out)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label, y in cov.items():
-        if label != "n":
-            ax.plot(cov["n"], y, marker="o", ms=3, label=label)
-    ax.axhline(1 - ALPHA, color="k", ls="--", lw=1, label=f"1 − α = {1 - ALPHA}")
-    ax.set_xlabel("seeds n (a look after every batch of 3)")
-    ax.set_ylabel("P(interval held the true mean at every look ≤ n)")
-    ax.set_title(f"Coverage under monitoring, normal paired differences ({args.reps} replicates)")
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_ylim(0.6, 1.005)
-    fig.tight_layout()
-    fig.savefig(out / "study-validity.png", dpi=120)
+    figure(cov, out / "study-validity.png", args.reps)
     cols = [
         "helps/hurts at 0",
         "equivalent at ±δ",

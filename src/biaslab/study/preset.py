@@ -5,6 +5,7 @@ options. Seeds already published for the preset's task are refused."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
@@ -83,12 +84,9 @@ def from_args(args: argparse.Namespace) -> Plan:
     direction = args.direction or ("max" if acc else "min")
     tuning = [args.tuning_seed + i * args.batch for i in range(args.tuning_packs)]
     cells = swept
-    m = 1
-    for values in cells.values():
-        m *= len(values)
+    m = math.prod(len(v) for v in cells.values())
     stage1 = 2 * m * max(1, len(grid)) * args.batch * args.tuning_packs if tune else 0
     budget = args.budget or stage1 + 2 * m * args.cap
-    task = OmegaConf.select(cfg, "task_name")
     plan = Plan(
         name=args.name or Path(args.out).name,
         experiment=args.experiment,
@@ -99,9 +97,7 @@ def from_args(args: argparse.Namespace) -> Plan:
         tune=tune,
         grid=grid,
         select_by=args.select_by,
-        select_direction="max"
-        if args.select_by.endswith("acc_best") or "acc" in args.select_by
-        else "min",
+        select_direction="max" if "acc" in args.select_by else "min",
         validation_rule=_validation_rule(cfg, args.select_by),
         metric=metric,
         direction=direction,
@@ -115,21 +111,30 @@ def from_args(args: argparse.Namespace) -> Plan:
         m=m,
         tuning_seeds=tuning if tune else [],
         confirm_start=args.confirm_seed,
-        failed_rule=(
-            "a run failed if its status is not completed"
-            + (f", or {args.fail_metric} <= {fail_at_most} (chance)" if fail_at_most else "")
-            + "; a pair with a failed run is left out of the difference, and failures per arm "
-            "are compared on the pairs where one arm failed"
-        ),
+        failed_rule=_failed_rule(args.fail_metric, fail_at_most),
         fail_metric=args.fail_metric,
         fail_at_most=fail_at_most,
         launcher=args.launcher.split() if args.launcher else [],
         logger=args.logger,
     )
-    taken = published_seeds(str(task)) & (set(plan.tuning_seed_list()) | set(plan.confirm_seeds()))
+    refuse_published(plan, str(OmegaConf.select(cfg, "task_name")))
+    return plan
+
+
+def refuse_published(plan: Plan, task: str) -> None:
+    """A study's seeds must be fresh: none of them in a committed run of the preset's task."""
+    taken = published_seeds(task) & (set(plan.tuning_seed_list()) | set(plan.confirm_seeds()))
     if taken:
         raise PlanError(
             f"seeds: {sorted(taken)[:5]}… are published under results/{task}*/ "
             "(pick --tuning-seed and --confirm-seed above them)"
         )
-    return plan
+
+
+def _failed_rule(metric: str, at_most: float | None) -> str:
+    return (
+        "a run failed if its status is not completed"
+        + (f", or {metric} <= {at_most} (chance)" if at_most is not None else "")
+        + "; a pair with a failed run is left out of the difference, and failures per arm "
+        "are compared on the pairs where one arm failed"
+    )

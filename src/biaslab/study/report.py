@@ -55,10 +55,7 @@ def _failures(plan: Plan, cell: progress.CellState) -> tuple[str, str]:
     return rates, f"{p:.3g}"
 
 
-def lines(
-    plan: Plan, plan_hash: str, state: progress.Progress, exploratory: list, repeated: list = ()
-) -> list[str]:
-    scale = "geometric mean ratio" if plan.scale == "log" else "mean difference"
+def _header(plan: Plan, plan_hash: str, state: progress.Progress, scale: str) -> list[str]:
     margin = (
         f"×{1 / plan.delta:.3g} to ×{plan.delta:.3g}" if plan.scale == "log" else f"±{plan.delta}"
     )
@@ -87,6 +84,14 @@ def lines(
         for cell, arms in state.choice.items():
             out.append(f"- {cell}: " + ", ".join(f"{a} → {v}" for a, v in arms.items()))
         out.append("")
+    return out
+
+
+def lines(
+    plan: Plan, plan_hash: str, state: progress.Progress, exploratory: list, repeated: list = ()
+) -> list[str]:
+    scale = "geometric mean ratio" if plan.scale == "log" else "mean difference"
+    out = _header(plan, plan_hash, state, scale)
     out += [
         f"| cell | verdict | {scale} | interval (1−α/m) | anytime p | failed runs "
         f"({plan.arms[0]}, {plan.arms[1]}) | failure p |",
