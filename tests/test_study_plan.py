@@ -6,6 +6,7 @@ give the same decisions."""
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 import pytest
@@ -196,6 +197,10 @@ def test_failed_pairs_left_out_and_counted(tmp_path):
     cell = state.cells[0]
     assert cell.failures == {"true": 9, "false": 0} and cell.discordant == (9, 0)
     assert cell.looks[-1].n == 0 and cell.stopped == "cap"
+    assert cell.failure_evidence == pytest.approx(9 * math.log(2) - math.log(10))
+    study_run.stage1(plan, h, tmp_path)
+    row = next(x for x in study_report.report(tmp_path).splitlines() if x.startswith("| model."))
+    assert "| 9/9, 0/9 | 0.0195: model.bias=true fails more often |" in row
 
 
 def test_plan_hash_leaves_the_fingerprint_alone():

@@ -61,6 +61,7 @@ class CellState:
     failures: dict[str, int] = field(default_factory=dict)  # failed runs per arm
     runs: dict[str, int] = field(default_factory=dict)  # runs per arm
     discordant: tuple[int, int] = (0, 0)  # pairs where only the first / only the second failed
+    failure_evidence: float = 0.0  # log, max over looks: the failure test's anytime p = exp(-it)
     stopped: str = ""  # "" while running, else why it stopped: decided | cap | budget
 
     @property
@@ -100,6 +101,7 @@ def _add_batch(plan: Plan, state: CellState, arm_values: dict[str, str], rec: Re
         if not (fa or fb) and va is not None and vb is not None:
             diffs.append(sign * (va - vb))
     state.discordant = (da, db)
+    state.failure_evidence = max(state.failure_evidence, sequential.failure_log_evidence(da, db))
     state.diffs.append(np.array(diffs))
     looks = sequential.looks(state.diffs, plan.alpha_cell(), plan.margin(), plan.c2)
     state.looks = looks

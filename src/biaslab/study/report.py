@@ -10,7 +10,6 @@ from pathlib import Path
 from biaslab.study import progress, records
 from biaslab.study.plan import Plan, read
 from biaslab.study.run import read_choice
-from biaslab.study.sequential import failure_log_evidence
 
 REPORT = "report.md"
 
@@ -50,9 +49,15 @@ def _verdict(plan: Plan, cell: progress.CellState) -> str:
 
 
 def _failures(plan: Plan, cell: progress.CellState) -> tuple[str, str]:
+    """Failed runs per arm, and the anytime p of the sequential exact test of equal rates
+    (which arm fails more, where p <= alpha / m)."""
     rates = ", ".join(f"{cell.failures.get(a, 0)}/{cell.runs.get(a, 0)}" for a in plan.arms)
-    p = min(1.0, math.exp(-failure_log_evidence(*cell.discordant)))
-    return rates, f"{p:.3g}"
+    p = min(1.0, math.exp(-cell.failure_evidence))
+    if p > plan.alpha_cell():
+        return rates, f"{p:.3g}"
+    first, second = cell.discordant
+    worse = plan.arms[0] if first > second else plan.arms[1]
+    return rates, f"{p:.3g}: {plan.compare}={worse} fails more often"
 
 
 def _header(plan: Plan, plan_hash: str, state: progress.Progress, scale: str) -> list[str]:
