@@ -119,6 +119,7 @@ def test_published_seeds_refused():
         budget=None,
         tuning_seed=20,
         tuning_packs=1,
+        pack=True,
         confirm_seed=1000,
         fail_metric="val/acc",
         fail_at_most=None,
@@ -287,3 +288,43 @@ def test_cli_refuses_a_plan_that_cannot_run(tmp_path, capsys):
     code = main(["plan", "+experiment=bias_vs_width", "--cap=10", f"--out={out}"])
     assert code == 2 and not out.exists()
     assert capsys.readouterr().err == "error: cap=10: must be a multiple of batch=3\n"
+
+
+def test_forget_bias_plan_runs_a_job_per_seed_on_the_log_scale():
+    """The LSTM does not pack seeds: a job per seed, the seeds merged into one sweep; an arm
+    of null matches a run whose forget_bias is None; seeds 0-9 are published there."""
+    args = argparse.Namespace(
+        experiment="forget_bias",
+        overrides=["data.length=100"],
+        compare="model.forget_bias",
+        arms="1,null",
+        tune="none",
+        grid=None,
+        select_by="val/mse",
+        metric="test/mse",
+        direction="min",
+        scale="log",
+        delta=1.25,
+        alpha=0.05,
+        batch=3,
+        cap=9,
+        budget=None,
+        tuning_seed=100,
+        tuning_packs=1,
+        confirm_seed=5,
+        fail_metric="val/mse",
+        fail_at_most=None,
+        launcher=None,
+        logger="none",
+        name="fb",
+        out="fb",
+        pack=True,
+    )
+    with pytest.raises(PlanError, match="published"):
+        preset.from_args(args)
+    args.confirm_seed = 1000
+    plan = preset.from_args(args)
+    assert not plan.pack and plan.cells == {} and plan.m == 1 and plan.arms == ["1", "null"]
+    state = progress.replay(plan, records.Records({}, []), {"(one cell)": {}})
+    assert products(state.missing) == [["model.forget_bias=1,null", "seed=1000,1001,1002"]]
+    assert records.same(None, "null") and not records.same(None, "1")

@@ -31,6 +31,12 @@ def _plan_parser(sub) -> None:
     p.add_argument("--delta", type=float, help="margin (a ratio > 1 with --scale log)")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--batch", type=int, default=3, help="seeds per batch, packed in one job")
+    p.add_argument(
+        "--no-pack",
+        dest="pack",
+        action="store_false",
+        help="one job per seed (default: packed where the preset packs seeds)",
+    )
     p.add_argument("--cap", type=int, default=30, help="seeds per cell at most")
     p.add_argument("--budget", type=int, help="runs at most (default: every look of every cell)")
     p.add_argument("--tuning-seed", type=int, default=100)

@@ -58,7 +58,7 @@ def command(plan: Plan, plan_hash: str, sweep: list[str], out: Path) -> list[str
         f"+experiment={plan.experiment}",
         *plan.overrides,
         f"logger={plan.logger}",
-        f"train.parallel_seeds={plan.batch}",
+        f"train.parallel_seeds={plan.batch if plan.pack else 1}",
         f"+{HASH_KEY}={plan_hash}",
         f"hydra.sweep.dir={out.resolve()}",
         *plan.launcher,

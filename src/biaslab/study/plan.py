@@ -47,7 +47,8 @@ class Plan(BaseModel):
     alpha: float = Field(gt=0, lt=1)
     procedure: str = PROCEDURE
     c2: float = Field(gt=0)  # mixture precision, chosen for the cap before any run
-    batch: int = Field(ge=1)  # seeds per batch = seeds packed in one job
+    batch: int = Field(ge=1)  # seeds per batch
+    pack: bool = True  # a batch's seeds packed in one job (train.parallel_seeds), else a job each
     cap: int = Field(ge=1)  # seeds per cell at most (stage 2)
     budget: int = Field(ge=1)  # runs at most, stage 1 and 2 together
     m: int = Field(ge=1)  # cells in the family: each is tested at alpha / m
@@ -85,6 +86,11 @@ class Plan(BaseModel):
 
     def confirm_seeds(self) -> list[int]:
         return list(range(self.confirm_start, self.confirm_start + self.cap))
+
+    def job_seeds(self, start: int) -> list[list[int]]:
+        """The seeds of each job of the batch starting at ``start``: one pack, or one each."""
+        seeds = list(range(start, start + self.batch))
+        return [seeds] if self.pack else [[s] for s in seeds]
 
     def looks(self) -> int:
         return self.cap // self.batch

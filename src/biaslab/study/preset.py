@@ -5,14 +5,15 @@ options. Seeds already published for the preset's task are refused."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import re
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from biaslab.compose import ROOT, compose_with_hydra
+from biaslab.results import find_results
 from biaslab.study.plan import Plan, PlanError, c2_for
 
 
@@ -32,20 +33,24 @@ def split(overrides: list[str]) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def published_seeds(task_name: str, results: Path = ROOT / "results") -> set[int]:
-    """Seeds of every run committed under results/<task_name>*/ (from the seed=<s> folders)."""
+    """Seeds of every run committed under results/<task_name>*/ (their results.json)."""
     seeds = set()
-    for folder in results.glob(f"{task_name}*"):
-        for path in folder.rglob("seed=*"):
-            if re.fullmatch(r"seed=\d+", path.name):
-                seeds.add(int(path.name[5:]))
+    for path in find_results(*results.glob(f"{task_name}*")):
+        try:
+            seed = json.loads(path.read_text()).get("seed")
+        except (OSError, ValueError):
+            continue
+        if isinstance(seed, int):
+            seeds.add(seed)
     return seeds
 
 
 def _pick(swept: dict[str, list[str]], key: str | None, given: str | None, what: str) -> list[str]:
-    if given:
-        return given.split(",")
     if key is None:
         return []
+    if given:
+        swept.pop(key, None)  # the given values replace the preset's sweep of the key
+        return given.split(",")
     if key not in swept:
         raise PlanError(f"--{what}: the preset does not sweep {key}; give the values")
     return swept.pop(key)
@@ -106,6 +111,8 @@ def from_args(args: argparse.Namespace) -> Plan:
         alpha=args.alpha,
         c2=c2_for(args.cap, args.alpha / m),
         batch=args.batch,
+        # packed where the preset packs (cnn, vgg, mlp), one job per seed elsewhere (lstm)
+        pack=bool(OmegaConf.select(cfg, "train.parallel_seeds", default=1) > 1) and args.pack,
         cap=args.cap,
         budget=budget,
         m=m,

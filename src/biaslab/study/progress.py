@@ -35,10 +35,8 @@ def choose(plan: Plan, records: Records) -> tuple[dict[str, dict[str, str]], lis
                 runs = [records.runs.get(Key(arm, cell, g, s)) for s in plan.tuning_seed_list()]
                 if any(r is None for r in runs):
                     for start in plan.tuning_seeds:
-                        pack = [Key(arm, cell, g, start + i) for i in range(plan.batch)]
-                        if any(k not in records.runs for k in pack):
-                            job = ((plan.compare, arm), *cell, (plan.tune, g), ("seed", str(start)))
-                            missing.append(job)
+                        place = ((plan.compare, arm), *cell, (plan.tune, g))
+                        missing += _missing(plan, records, arm, cell, g, start, place)
                     continue
                 sign = 1.0 if plan.select_direction == "max" else -1.0
                 vals = [
@@ -74,14 +72,23 @@ def _seeds(plan: Plan, k: int) -> list[int]:
     return list(range(start, start + plan.batch))
 
 
+def _missing(
+    plan: Plan, rec: Records, arm: str, cell: Cell, value: str | None, start: int, place: Job
+) -> list[Job]:
+    """The jobs of the batch from ``start`` that still lack a record (a pack is run whole)."""
+    return [
+        (*place, ("seed", str(seeds[0])))
+        for seeds in plan.job_seeds(start)
+        if any(Key(arm, cell, value, s) not in rec.runs for s in seeds)
+    ]
+
+
 def _jobs(plan: Plan, cell: Cell, arm_values: dict[str, str], k: int, rec: Records) -> list[Job]:
     out = []
     for arm in plan.arms:
         tuned = arm_values.get(arm)
-        if any(rec.runs.get(Key(arm, cell, tuned, s)) is None for s in _seeds(plan, k)):
-            job = ((plan.compare, arm), *cell)
-            job += ((plan.tune, tuned),) if plan.tune else ()
-            out.append((*job, ("seed", str(_seeds(plan, k)[0]))))
+        place = ((plan.compare, arm), *cell) + (((plan.tune, tuned),) if plan.tune else ())
+        out += _missing(plan, rec, arm, cell, tuned, _seeds(plan, k)[0], place)
     return out
 
 

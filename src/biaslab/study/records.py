@@ -19,6 +19,8 @@ OUTCOMES = ("completed", "failed", "diverged")
 
 def same(value: Any, text: str) -> bool:
     """Whether a recorded config value is the plan's value as written on a command line."""
+    if value is None:
+        return text in ("null", "None", "~")
     if isinstance(value, bool):
         return str(value).lower() == text.lower()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
