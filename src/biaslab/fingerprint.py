@@ -24,6 +24,7 @@ UNRELATED = (
     "task_name",
     "tags",
     "optimized_metric",
+    "study",  # the study a run belongs to (study.plan_hash): not what it trains
     "data.data_dir",
     "trainer.default_root_dir",
     "trainer.enable_progress_bar",

@@ -1,0 +1,78 @@
+"""Runs a study's jobs: ``python train.py -m ...`` in a subprocess (Hydra's multirun with the
+plan's launcher), one sweep folder per launch under ``DIR/runs/``, seeds packed by the batch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from biaslab.compose import ROOT
+from biaslab.study.plan import Plan
+from biaslab.study.records import HASH_KEY
+
+Job = tuple[tuple[str, str], ...]  # (key, value) overrides of one job, seed included
+
+
+def products(jobs: list[Job]) -> list[list[str]]:
+    """The jobs as few multirun sweeps as merging allows: jobs that differ in one key only
+    become one ``key=v1,v2`` sweep, repeated over every key until nothing merges (Hydra's
+    sweeper expands a product, not a list)."""
+    if not jobs:
+        return []
+    keys = [k for k, _ in jobs[0]]
+    items = [tuple((v,) for _, v in job) for job in dict.fromkeys(jobs)]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(keys)):
+            groups: dict[tuple, list[tuple[str, ...]]] = defaultdict(list)
+            for item in items:
+                groups[item[:i] + item[i + 1 :]].append(item[i])
+            if len(groups) < len(items):
+                items = [
+                    rest[:i] + (tuple(v for vs in values for v in vs),) + rest[i:]
+                    for rest, values in groups.items()
+                ]
+                merged = True
+    return [[f"{k}={','.join(vs)}" for k, vs in zip(keys, item, strict=True)] for item in items]
+
+
+def sweep_folder(folder: Path, tag: str) -> Path:
+    """A fresh sweep folder for this launch (a launch killed before is not written into)."""
+    attempt = 1
+    while True:
+        path = folder / "runs" / (tag if attempt == 1 else f"{tag}-r{attempt}")
+        if not path.exists():
+            return path
+        attempt += 1
+
+
+def command(plan: Plan, plan_hash: str, sweep: list[str], out: Path) -> list[str]:
+    return [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        f"+experiment={plan.experiment}",
+        *plan.overrides,
+        f"logger={plan.logger}",
+        f"train.parallel_seeds={plan.batch if plan.pack else 1}",
+        f"+{HASH_KEY}={plan_hash}",
+        f"hydra.sweep.dir={out.resolve()}",
+        *plan.launcher,
+        *sweep,
+    ]
+
+
+def launch(plan: Plan, plan_hash: str, folder: Path, tag: str, jobs: list[Job]) -> None:
+    """Run ``jobs`` (each sweep in its own folder); a job that fails is left for the records
+    to show (its place then holds a failed outcome, or none)."""
+    for sweep in products(jobs):
+        out = sweep_folder(folder, tag)
+        out.mkdir(parents=True)
+        cmd = command(plan, plan_hash, sweep, out)
+        (out / "command.txt").write_text(" ".join(cmd[1:]) + "\n")
+        with open(out / "launch.log", "w") as log:
+            subprocess.run(cmd, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=log)
