@@ -24,14 +24,25 @@ def _ci(t: dict | None, metric: str, sign: bool = True) -> str:
 
 
 def _q(x: float | None) -> str:
-    return "—" if x is None else fmt_p(x).removeprefix("p")
+    if x is None:
+        return "—"
+    return "<0.0001" if x < 1e-4 else f"{x:.2g}"
 
 
-def _counts(vs: list[Verdict]) -> str:
+def _twin(cmp: dict, baseline: str) -> str | None:
+    """ "`auto` ≡ `false`" for an arm whose runs are another's, bit for bit; else None."""
+    if cmp["identical"]:
+        return f"`{cmp['value']}` ≡ `{baseline}`"
+    return None if cmp["twin_of"] is None else f"`{cmp['value']}` ≡ `{cmp['twin_of']}`"
+
+
+def _counts(vs: list[Verdict], baseline: str) -> str:
     counted = Counter(v.cmp["kind"] for v in vs if v.cmp["twin_of"] is None)
-    n = sum(counted.values())
+    n = sum(counted[k] for k in KINDS)
     parts = [f"{k} {counted[k]}" for k in KINDS if counted[k]]
-    return f"{parts[0]} of {n}" if len(parts) == 1 else ", ".join(parts) + f" (of {n})"
+    text = f"{parts[0]} of {n}" if len(parts) == 1 else ", ".join(parts) + f" (of {n})"
+    same = sorted({t for v in vs if (t := _twin(v.cmp, baseline))})
+    return text + (f" ({', '.join(same)}: the same runs)" if same else "")
 
 
 def _effect(vs: list[Verdict], metric: str) -> str:
@@ -72,7 +83,8 @@ def summary_table(ans: Answer, link: str = "") -> str:
         vs, data = ans.verdicts[i], ans.reports[claim.report]
         where = "".join(f" ({k.split('.')[-1]}={v})" for k, v in claim.where.items())
         rows.append(
-            f"| {claim.claim} | {claim.data} | {_counts(vs)} | {_effect(vs, data['metric'])} "
+            f"| {claim.claim} | {claim.data} | {_counts(vs, data['baseline'])} "
+            f"| {_effect(vs, data['metric'])} "
             f"| {_seeds(vs)} | {_protocol(claim, data)} | {_global(vs)} "
             f"| [{claim.report}]({link}{claim.report}/report.md){where} |"
         )
@@ -136,7 +148,10 @@ def _left_out(cmp: dict, metric: str) -> str:
 def _row(v: Verdict, data: dict) -> str:
     cmp, metric = v.cmp, data["metric"]
     group = ", ".join(f"{k.split('.')[-1]}={x}" for k, x in cmp["group"].items()) or "all"
-    kind = f"= `{cmp['twin_of']}`" if cmp["twin_of"] else cmp["kind"]
+    same = _twin(cmp, data["baseline"])
+    if same:  # drawn once: its numbers are the other arm's row
+        return f"| {group} | {cmp['value']} | {same} (same runs, not tested) |" + " — |" * 10
+    kind = cmp["kind"]
     if "(solve rate)" in cmp["verdict"]:
         kind += " (solve rate)"
     eq = cmp["equivalence"]
@@ -161,12 +176,12 @@ def claim_section(ans: Answer, i: int) -> str:
     claim, vs = CLAIMS[i], ans.verdicts[i]
     data = ans.reports[claim.report]
     margin = "none" if data["margin"] is None else fmt_num(data["margin"], data["metric"])
-    tuned = f"; `{data['select']}` tuned per arm by `{data['by']}`" if data["select"] else ""
+    tuned = f": `{data['select']}` chosen per arm by `{data['by']}`" if data["select"] else ""
     lines = [
         f"### {claim.claim} — {claim.data}",
         "",
         f"[{claim.report}]({claim.report}/report.md): `{data['compare']}` against "
-        f"`{data['baseline']}` on `{data['metric']}`{_unit(data['metric'])}, margin "
+        f"`{data['baseline']}` on `{data['metric']}`, margin "
         f"±{margin}{_unit(data['metric'])}; {_protocol(claim, data)}{tuned}.",
         "",
         "| group | arm | verdict | difference, 95 % CI | 90 % CI | seeds (usable) | lr chosen "
@@ -208,6 +223,8 @@ def render_page(ans: Answer) -> str:
     out += ["## Also published, not counted", ""]
     for folder, why in NOT_COUNTED.items():
         if folder in ans.reports:
-            vs = [Verdict(CLAIMS[0], c) for c in ans.reports[folder]["comparisons"]]
-            out.append(f"- [{folder}]({folder}/report.md): {why}; verdicts: {_counts(vs)}")
+            data = ans.reports[folder]
+            vs = [Verdict(CLAIMS[0], c) for c in data["comparisons"]]
+            counts = _counts(vs, data["baseline"])
+            out.append(f"- [{folder}]({folder}/report.md): {why}; verdicts: {counts}")
     return "\n".join(out) + "\n"

@@ -43,9 +43,7 @@ CLAIMS: list[Claim] = [
     Claim("bias_vs_width", BIAS_WIDTH, MNIST1D),
     Claim("bias_vs_depth", "A deeper net needs the bias less", MNIST1D),
     Claim("bias_vs_norm", BIAS_NORM, MNIST1D, {"model.norm": "batch"}),
-    Claim(
-        "bias_vs_norm", "(control) without a norm the bias helps", MNIST1D, {"model.norm": "none"}
-    ),
+    Claim("bias_vs_norm", "(control) without a norm", MNIST1D, {"model.norm": "none"}),
     Claim("first_layer", FIRST, MNIST1D),
     Claim(
         "overparam",
