@@ -69,6 +69,26 @@ def headline(cmp: dict) -> tuple[str, float | None]:
     return "", None
 
 
+def row_labels(rows: list[Verdict], group_keys: list[str]) -> list[str]:
+    """Each verdict's name within its claim: its group by the keys that tell the rows apart
+    (those that vary, less any the others determine, as overparam's lr set per width), and
+    its arm where the claim has several."""
+
+    def distinct(ks: list[str]) -> int:
+        return len({(v.cmp["value"], *(v.cmp["group"].get(k) for k in ks)) for v in rows})
+
+    keys = [k for k in group_keys if len({v.cmp["group"].get(k) for v in rows}) > 1]
+    for k in list(keys):
+        if distinct([x for x in keys if x != k]) == distinct(keys):
+            keys.remove(k)
+    arms = len({v.cmp["value"] for v in rows})
+    out = []
+    for v in rows:
+        group = ", ".join(f"{k.split('.')[-1]}={v.cmp['group'][k]}" for k in keys)
+        out.append(f"{group}: {v.cmp['value']}" if arms > 1 or not group else group)
+    return out
+
+
 def load_reports(results: Path) -> dict[str, dict]:
     """Every report folder under ``results`` → its verdicts.json; a report without one, or
     one the claims index does not know, is an error."""

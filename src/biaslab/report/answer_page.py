@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from biaslab.report.answer import ALPHA, Answer, Verdict
+from biaslab.report.answer import ALPHA, Answer, Verdict, row_labels
 from biaslab.report.claims import CLAIMS, NOT_COUNTED, Claim
 from biaslab.report.values import fmt_num, fmt_p, scale
 
@@ -92,7 +92,8 @@ def summary_table(ans: Answer, link: str = "") -> str:
 
 
 def survival(ans: Answer) -> str:
-    """Which claims survive the global correction, in words."""
+    """Which claims survive the global correction, in words: per claim, the verdicts that
+    still hold after Holm over every headline test."""
     decisive = [v for v in ans.family if v.decisive]
     holm = [v for v in decisive if v.survives]
     bh = [v for v in decisive if v.q_bh < ALPHA]
@@ -101,18 +102,31 @@ def survival(ans: Answer) -> str:
         f"Global correction over the {len(ans.family)} headline tests of the {n_reports} "
         f"primary reports: {len(decisive)} verdicts are decisive (helps, hurts or equivalent) "
         f"in their own report; {len(holm)} of them survive Holm's correction over all "
-        f"{len(ans.family)}, and {len(bh)} Benjamini–Hochberg at q < {ALPHA:g}.",
+        f"{len(ans.family)}, and {len(bh)} Benjamini–Hochberg at q < {ALPHA:g}. Surviving Holm:",
         "",
     ]
+    lost = []
     for i, claim in enumerate(CLAIMS):
-        vs = [v for v in ans.verdicts[i] if v.decisive]
-        kept = [v for v in vs if v.survives]
-        if vs:
-            words = ", ".join(sorted({v.cmp["kind"] for v in kept})) or "none"
-            lines.append(
-                f"- {claim.claim} ({claim.data}): {len(kept)} of {len(vs)} decisive verdicts "
-                f"survive Holm ({words})"
+        rows = [v for v in ans.verdicts[i] if v.p is not None]
+        names = dict(
+            zip(
+                map(id, rows),
+                row_labels(rows, ans.reports[claim.report]["group_keys"]),
+                strict=True,
             )
+        )
+        kept = [v for v in rows if v.survives]
+        n = sum(v.decisive for v in rows)
+        if kept:
+            by_kind = {}
+            for v in kept:
+                by_kind.setdefault(v.cmp["kind"], []).append(f"`{names[id(v)] or 'all runs'}`")
+            said = "; ".join(f"{k} at {', '.join(where)}" for k, where in by_kind.items())
+            lines.append(f"- {claim.claim} ({claim.data}): {said} ({len(kept)} of {n})")
+        elif n:
+            lost.append(f"{claim.claim} ({claim.data}, 0 of {n})")
+    if lost:
+        lines.append("- none of the decisive verdicts of: " + "; ".join(lost))
     return "\n".join(lines) + "\n"
 
 

@@ -7,32 +7,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from biaslab.report.answer import Answer, Verdict
+from biaslab.report.answer import Answer, Verdict, row_labels
 from biaslab.report.claims import CLAIMS
 
 COLORS = {"helps": "tab:green", "hurts": "tab:red", "equivalent": "tab:blue"}
 COLUMNS = 3
-
-
-def _label(v: Verdict, arms: int, keys: list[str]) -> str:
-    """The row's group by the keys that vary within the panel, and its arm where several."""
-    cmp = v.cmp
-    group = ", ".join(f"{k.split('.')[-1]}={cmp['group'][k]}" for k in keys)
-    return f"{group}: {cmp['value']}" if arms > 1 or not group else group
-
-
-def _naming_keys(rows: list[Verdict], keys: list[str]) -> list[str]:
-    """The group keys that tell the rows apart: those that vary, less any the others
-    determine (overparam's lr, set per width)."""
-
-    def distinct(ks: list[str]) -> int:
-        return len({(v.cmp["value"], *(v.cmp["group"].get(k) for k in ks)) for v in rows})
-
-    keys = [k for k in keys if len({v.cmp["group"].get(k) for v in rows}) > 1]
-    for k in list(keys):
-        if distinct([x for x in keys if x != k]) == distinct(keys):
-            keys.remove(k)
-    return keys
 
 
 def _word(v: Verdict) -> str:
@@ -46,8 +25,6 @@ def _word(v: Verdict) -> str:
 def _panel(ax, vs: list[Verdict], data: dict, title: str) -> None:
     s = data["scale"]
     rows = [v for v in vs if v.cmp["twin_of"] is None and not v.cmp["identical"]]
-    arms = len({v.cmp["value"] for v in rows})
-    keys = _naming_keys(rows, data["group_keys"])
     n = len(rows)
     if data["margin"] is not None:
         d = data["margin"] * s
@@ -69,7 +46,7 @@ def _panel(ax, vs: list[Verdict], data: dict, title: str) -> None:
                     alpha=0.6, solid_capstyle="butt")  # fmt: skip
         ax.text(1.02, y, _word(v), transform=ax.get_yaxis_transform(), va="center",
                 fontsize=6.5, color=color)  # fmt: skip
-    ax.set_yticks(range(n), [_label(v, arms, keys) for v in rows][::-1], fontsize=6.5)
+    ax.set_yticks(range(n), row_labels(rows, data["group_keys"])[::-1], fontsize=6.5)
     ax.set_ylim(-0.7, n - 0.3)
     ax.tick_params(axis="x", labelsize=6.5)
     unit = "pts" if s == 100.0 else data["metric"].split("/")[-1]
