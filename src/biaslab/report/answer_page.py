@@ -133,10 +133,9 @@ def survival(ans: Answer) -> str:
 def readme_table(ans: Answer) -> str:
     return (
         summary_table(ans, "results/")
-        + "\n"
+        + "\n![every claim's paired differences](results/answer.png)\n\n"
         + survival(ans)
-        + "\nPer verdict, with every number: [results/README.md](results/README.md).\n\n"
-        + "![every claim's paired differences](results/answer.png)\n"
+        + "\nPer verdict, with every number: [results/README.md](results/README.md).\n"
     )
 
 
