@@ -144,3 +144,26 @@ def test_readme_preset_and_report_commands_run(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     for name in ("report.md", "summary.csv", "verdicts.json", "difference.png"):
         assert (tmp_path / "sweep" / name).is_file()
+
+
+def test_interactions_shown_per_claim_and_kept_out_of_the_family():
+    from biaslab.report.answer_gain import gain_cell, gains_of
+    from biaslab.report.claims import Claim
+
+    xs = [
+        {"key": "model.width", "reference": "16", "context": "model.norm=none", "kind": "same"},
+        {"key": "model.width", "reference": "16", "context": "model.norm=batch", "kind": "larger"},
+    ]
+    data = {"interaction_key": "model.width", "interactions": xs}
+    none = Claim("r", "c", "d", {"model.norm": "none"})
+    assert gains_of(none, data) == xs[:1]
+    assert gains_of(Claim("r", "c", "d"), data) == xs
+    # a split on the interaction's own key: the test compares the two halves, both see it
+    across = {"interaction_key": "model.norm", "interactions": xs}
+    assert gains_of(none, across) == xs
+    assert gain_cell(xs) == "width vs 16: larger 1, same 1 (of 2)"
+    assert gain_cell([]) == "—"
+    ans = answer_mod.answer(RESULTS)
+    depth = next(i for i, c in enumerate(answer_mod.CLAIMS) if c.report == "bias_vs_depth")
+    assert gains_of(answer_mod.CLAIMS[depth], ans.reports["bias_vs_depth"])  # published
+    assert len(ans.family) == sum(v.p is not None for vs in ans.verdicts.values() for v in vs)

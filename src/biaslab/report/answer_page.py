@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from biaslab.report.answer import ALPHA, Answer, Verdict, row_labels
+from biaslab.report.answer_gain import gain_cell, gain_table, gains_of
 from biaslab.report.claims import CLAIMS, NOT_COUNTED, Claim
 from biaslab.report.values import fmt_num, fmt_p, scale
 
@@ -75,16 +76,16 @@ def _global(vs: list[Verdict]) -> str:
 def summary_table(ans: Answer, link: str = "") -> str:
     """One line per claim; ``link``: the path from the page to results/."""
     rows = [
-        "| claim | data | verdicts | effect, 95 % CI (smallest to largest) | seeds | protocol "
-        "| survive global correction | report |",
-        "|---|---|---|---|---|---|---|---|",
+        "| claim | data | verdicts | effect, 95 % CI (smallest to largest) | gain across "
+        "another key | seeds | protocol | survive global correction | report |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, claim in enumerate(CLAIMS):
         vs, data = ans.verdicts[i], ans.reports[claim.report]
         where = "".join(f" ({k.split('.')[-1]}={v})" for k, v in claim.where.items())
         rows.append(
             f"| {claim.claim} | {claim.data} | {_counts(vs, data['baseline'])} "
-            f"| {_effect(vs, data['metric'])} "
+            f"| {_effect(vs, data['metric'])} | {gain_cell(gains_of(claim, data))} "
             f"| {_seeds(vs)} | {_protocol(claim, data)} | {_global(vs)} "
             f"| [{claim.report}]({link}{claim.report}/report.md){where} |"
         )
@@ -201,7 +202,8 @@ def claim_section(ans: Answer, i: int) -> str:
         "| test | p | report Holm p | global BH q | global Holm p | left out, solved |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    return "\n".join(lines + [_row(v, data) for v in vs]) + "\n"
+    gains = gain_table(gains_of(claim, data), data["metric"])
+    return "\n".join(lines + [_row(v, data) for v in vs] + gains) + "\n"
 
 
 def render_page(ans: Answer) -> str:

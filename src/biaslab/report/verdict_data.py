@@ -28,6 +28,13 @@ def _test(t) -> dict[str, Any] | None:
             "p": _num(t.p)}  # fmt: skip
 
 
+def _equivalence(eq) -> dict[str, Any] | None:
+    if eq is None:
+        return None
+    return {"margin": eq.margin, "ci_low": _num(eq.ci_low), "ci_high": _num(eq.ci_high),
+            "p": _num(eq.p), "p_holm": _num(eq.p_holm)}  # fmt: skip
+
+
 def _comparison(cmp: Comparison, group: dict[str, str], tuned: dict[str, str]) -> dict:
     eq, solve = cmp.equivalence, cmp.solve
     return {
@@ -46,15 +53,7 @@ def _comparison(cmp: Comparison, group: dict[str, str], tuned: dict[str, str]) -
         "only_baseline": [fmt_value(s) for s in cmp.only_baseline],
         "test": _test(cmp.test),
         "p_holm": _num(cmp.p_holm),
-        "equivalence": None
-        if eq is None
-        else {
-            "margin": eq.margin,
-            "ci_low": _num(eq.ci_low),
-            "ci_high": _num(eq.ci_high),
-            "p": _num(eq.p),
-            "p_holm": _num(eq.p_holm),
-        },  # fmt: skip
+        "equivalence": _equivalence(eq),
         "seeds_needed": cmp.seeds_needed,
         "solve": None
         if solve is None
@@ -76,6 +75,23 @@ def _comparison(cmp: Comparison, group: dict[str, str], tuned: dict[str, str]) -
             "p": _num(cmp.did_not_learn[2]),
         },  # fmt: skip
         "flags": list(cmp.flags),
+    }
+
+
+def _interaction(x) -> dict[str, Any]:
+    eq = x.equivalence
+    return {
+        "key": x.key,
+        "level": fmt_value(x.level),
+        "reference": fmt_value(x.reference),
+        "label": x.label,
+        "context": x.context,
+        "kind": x.kind,
+        "verdict": x.verdict,
+        "diffs": {fmt_value(s): _num(d) for s, d in x.diffs.items()},
+        "test": _test(x.test),
+        "p_holm": _num(x.p_holm),
+        "equivalence": _equivalence(eq),
     }
 
 
@@ -110,6 +126,9 @@ def verdict_data(rep: Report) -> dict[str, Any]:
         "family_size": rep.family_size,
         "eq_family_size": rep.eq_family_size,
         "comparisons": comparisons,
+        # --interaction: the gain at each level minus the gain at the reference (own families)
+        "interaction_key": rep.interaction_key,
+        "interactions": [_interaction(x) for x in rep.interactions],
     }
 
 
