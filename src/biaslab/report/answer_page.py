@@ -52,7 +52,13 @@ def _effect(vs: list[Verdict], metric: str) -> str:
         return "—"
     tested.sort(key=lambda v: v.cmp["test"]["diff"])
     ends = [tested[0], tested[-1]] if len(tested) > 1 else tested
-    return " to ".join(_ci(v.cmp["test"], metric) for v in ends) + _unit(metric)
+    text = " to ".join(_ci(v.cmp["test"], metric) for v in ends) + _unit(metric)
+    for v in vs:  # a verdict that reads the solve rate: its counts, not a difference
+        if "(solve rate)" in v.cmp["verdict"]:
+            s, where = v.cmp["solve"], ", ".join(f"{x}" for x in v.cmp["group"].values())
+            text += (f"; solved {s['solved']}/{s['n']} vs {s['solved_baseline']}/{s['n']} "
+                     f"(`{v.cmp['value']}`, {where})")  # fmt: skip
+    return text
 
 
 def _seeds(vs: list[Verdict]) -> str:
