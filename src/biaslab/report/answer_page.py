@@ -55,7 +55,8 @@ def _effect(vs: list[Verdict], metric: str) -> str:
     text = " to ".join(_ci(v.cmp["test"], metric) for v in ends) + _unit(metric)
     for v in vs:  # a verdict that reads the solve rate: its counts, not a difference
         if "(solve rate)" in v.cmp["verdict"]:
-            s, where = v.cmp["solve"], ", ".join(f"{x}" for x in v.cmp["group"].values())
+            s = v.cmp["solve"]
+            where = ", ".join(f"{k.split('.')[-1]}={x}" for k, x in v.cmp["group"].items())
             text += (f"; solved {s['solved']}/{s['n']} vs {s['solved_baseline']}/{s['n']} "
                      f"(`{v.cmp['value']}`, {where})")  # fmt: skip
     return text
