@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # Extra pip arguments, e.g. PIP_EXTRA="torch==2.14.1 torchvision==0.29.1" to pin a matching pair.
 PIP_EXTRA ?=
 
-.PHONY: install train test test-fast lint bench publish reports clean
+.PHONY: install train test test-fast lint bench publish reports answer clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,7 @@ publish: install
 	  (cd $$d && find . -name results.json -exec cp --parents {} $(CURDIR)/$$dest/ \;); \
 	done
 	$(PY) -m biaslab.report results/$(EXP)/runs --out results/$(EXP) $(ARGS)
+	@echo "a new report: add it to src/biaslab/report/claims.py, then make answer"
 
 # Rebuild every published report from the committed runs, each with the command its header
 # records (after a change to the report code, so that every report reads alike).
@@ -55,6 +56,12 @@ reports: install
 	  test -n "$$cmd" || { echo "$$f: no 'Command: \`python -m biaslab.report …\`' line"; exit 2; }; \
 	  eval "$(PY) $$cmd" > /dev/null; echo "rebuilt $$f"; \
 	done
+	$(MAKE) answer
+
+# The answer page from every report's verdicts.json: results/README.md, results/answer.png and
+# README.md's answer table (python -m biaslab.report.answer --help).
+answer: install
+	$(PY) -m biaslab.report.answer
 
 clean:
 	rm -rf outputs multirun wandb .pytest_cache

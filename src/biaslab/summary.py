@@ -21,6 +21,18 @@ def _params(p: dict[str, int]) -> str:
     )
 
 
+NO_VALIDATION = "none (no validation ran)"
+
+
+def _best_val(m: dict[str, Any], best: str = "val/acc_best") -> tuple[str, str]:
+    """The best validation score and its step as printed; a job without a validation step
+    records -inf at step -1 (or nothing), which reads as "none"."""
+    step = m.get(best + "_step")
+    if step is None or step < 0 or m.get(best) is None:
+        return NO_VALIDATION, "—"
+    return f"{m[best]:.4f}", str(step)
+
+
 def print_run(result: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -36,10 +48,10 @@ def print_run(result: dict[str, Any]) -> None:
     for key in shown:
         table.add_row(key, f"{m.get(key, float('nan')):.4f}")
     best = next((k for k in m if k.startswith("val/") and k.endswith("_best")), "val/acc_best")
-    step = m.get(best + "_step", -1)
+    value, step = _best_val(m, best)
     table.add_row(
         f"{best.removesuffix('_best')} (best)",
-        f"{m[best]:.4f}  at step {step}" if step >= 0 else "none (no validation ran)",
+        value if value == NO_VALIDATION else f"{value}  at step {step}",
     )
     table.add_row("params", _params(p))
     table.add_row("wall time", f"{result['wall_s']:.1f} s ({m.get('steps')} steps)")
@@ -63,8 +75,7 @@ def print_members(result: dict[str, Any]) -> None:
             str(m["seed"]),
             m["status"],
             f"{x.get('test/acc', float('nan')):.4f}",
-            f"{x.get('val/acc_best', float('nan')):.4f}",
-            str(x.get("val/acc_best_step")),
+            *_best_val(x),
         )
     console = _console()
     console.print(table)

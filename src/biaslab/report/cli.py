@@ -16,6 +16,7 @@ from biaslab.report.load import load_files, load_wandb, missing_jobs, sweep_comm
 from biaslab.report.render import render_markdown
 from biaslab.report.tables import print_table, write_csv
 from biaslab.report.values import scale
+from biaslab.report.verdict_data import write_verdicts
 from biaslab.secrets import redact_override
 
 
@@ -23,6 +24,7 @@ def write_outputs(rep: Report, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     make_plots(rep, out)
     write_csv(rep, out / "summary.csv")
+    write_verdicts(rep, out / "verdicts.json")
     path = out / "report.md"
     path.write_text(render_markdown(rep))
     return path

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biaslab.report import figure_marks as marks
 from biaslab.report import stats
 from biaslab.report.analysis import WIDTH
 from biaslab.report.build import Report
@@ -27,7 +28,9 @@ def difference_figure(path: Path, rep: Report) -> Path:
 
     s = scale(rep.metric)
     unit = " (pts)" if s == 100.0 else ""
-    rows = [(g, c) for g in rep.groups for c in g.comparisons if not c.identical]
+    # identical runs are not drawn, and a twin (`auto` ≡ `false`) once, under its first name
+    rows = [(g, c) for g in rep.groups for c in g.comparisons if not c.identical and not c.twin]
+    twins = marks.twin_note(rep.comparisons)
     numeric = WIDTH in rep.group_keys and all(
         isinstance(dict(g.key)[WIDTH], (int, float)) for g, _ in rows
     )
@@ -35,20 +38,24 @@ def difference_figure(path: Path, rep: Report) -> Path:
     series: dict[str, list] = defaultdict(list)
     for g, c in rows:
         key = dict(g.key)
-        name = ", ".join([f"{k}={fmt_value(key[k])}" for k in others] + [c.label])
-        series[name if numeric else f"{g.label}: {c.label}"].append((key.get(WIDTH), c))
-    # many series (a grid of other keys): the legend goes below the axes, where it hides no
-    # point, and the figure grows by its rows
-    below = numeric and len(series) > 4
+        label = c.label + twins.get(id(c), "")
+        name = ", ".join([f"{k}={fmt_value(key[k])}" for k in others] + [label])
+        series[name if numeric else f"{g.label}: {label}"].append((key.get(WIDTH), c))
+    solved = [(g.label, c) for g, c in rows if c.solve is not None]
+    # against width the legend goes below the axes, where it hides no point and no verdict
+    # word, and the figure grows by its rows
+    below = numeric
     if not numeric:  # a forest plot: a row per series
         tall = max(2.5, 0.55 * len(series) + 1.5)
-    elif below:  # about 0.2 in per legend row of two entries (series, band, markers)
-        tall = 4.0 + 0.2 * (len(series) + 4) / 2
-    else:
-        tall = 4.0
-    fig = Figure(figsize=(9, tall), layout="constrained")
+    else:  # about 0.2 in per legend row of two entries (series, band, 90 %, markers)
+        tall = 4.0 + 0.2 * (len(series) + 5) / 2
+    fig = Figure(figsize=(14 if solved else 9, tall), layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    if solved:  # solved / not solved: the solve rates beside the differences
+        ax, ax_solve = fig.subplots(1, 2, width_ratios=[3, 2])
+        marks.solve_panel(ax_solve, solved, fmt_value(rep.baseline))
+    else:
+        ax = fig.subplots()
     n = len(series)
     for i, (name, points) in enumerate(series.items()):
         m = MARKERS[i % len(MARKERS)]
@@ -69,8 +76,10 @@ def difference_figure(path: Path, rep: Report) -> Path:
                 others_pos = pos * 2**jitter if numeric else pos + 3 * jitter
                 xy = (others_pos, values) if numeric else (values, others_pos)
                 ax.scatter(*xy, marker=marker, s=18, alpha=alpha, color=color or f"C{i}")
+            marks.draw_word(ax, c, pos, s, numeric)
             if center is None:
                 continue
+            marks.draw_ci90(ax, c, pos, s, numeric, f"C{i}")
             err = [[center - lo], [hi - center]]
             if numeric:
                 ax.errorbar([pos], [center], yerr=err, fmt=m, color=f"C{i}", capsize=4, ms=7)
@@ -87,6 +96,7 @@ def difference_figure(path: Path, rep: Report) -> Path:
     if rep.margin is not None:
         d = rep.margin * s
         band(-d, d, color="0.6", alpha=0.2, label=f"±δ = ±{d:g}{' pts' if s == 100.0 else ''}")
+    marks.legend_entries(ax)
     ax.scatter([], [], marker="x", color="red", label="pair that did not learn (not in CI)")
     ax.scatter([], [], marker="o", color="0.5", alpha=0.45, label="one seed's difference")
     what = f"{rep.compare} − {fmt_value(rep.baseline)}: paired difference in {rep.metric}{unit}"
@@ -96,10 +106,10 @@ def difference_figure(path: Path, rep: Report) -> Path:
 
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.set_xlabel(WIDTH)
-        ax.set_ylabel(f"difference{unit}, mean and 95% CI")
+        ax.set_ylabel(f"difference{unit}, mean and 95% CI (thick: 90%)")
     else:
         ax.set_yticks(range(n), list(series)[::-1])
-        ax.set_xlabel(f"difference{unit}, mean and 95% CI")
+        ax.set_xlabel(f"difference{unit}, mean and 95% CI (thick: 90%)")
     ax.grid(True, alpha=0.3)
     if below:
         fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
@@ -117,6 +127,9 @@ def _reference(rep: Report) -> tuple[float, str] | None:
         (k,) = rep.classes
         return 100.0 / k, f"chance (1/{k})"
     return None
+
+
+_OWN = object()  # an arm with runs of its own
 
 
 def make_plots(rep: Report, out: Path) -> None:
@@ -145,17 +158,25 @@ def make_plots(rep: Report, out: Path) -> None:
         return
     others = [k for k in rep.group_keys if k != WIDTH]
     figures: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
+    # per figure and line: the line each group's arm repeats bit for bit (None: its own runs)
+    repeats: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for g in rep.groups:
         key = dict(g.key)
         if not isinstance(key[WIDTH], (int, float)):  # e.g. a run with explicit channels
             continue
         title = ", ".join(f"{k}={fmt_value(key[k])}" for k in others)
+        same = marks.same_runs(g.comparisons, rep.baseline)
         for a in g.arms:
             mean, half = stats.mean_ci(list(a.by_seed.values()))
             params = float(np.mean(a.params_total)) if a.params_total else math.nan
             label = f"{rep.compare}={fmt_value(a.value)}"
             figures[title][label].append((float(key[WIDTH]), params, mean * s, half * s))
+            twin = same.get(fmt_value(a.value), _OWN)
+            repeats[title][label].append(
+                None if twin is _OWN else f"{rep.compare}={fmt_value(twin)}"
+            )
     for i, (title, lines) in enumerate(figures.items()):
+        lines = marks.merge_twin_lines(lines, repeats[title])
         slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", title)[:80]
         name = f"sweep_{i:02d}_{slug}.png" if title else "sweep.png"
         title = title or f"{rep.metric} by {rep.compare}"

@@ -9,16 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
+from biaslab.report.figure_marks import reference_or_note
+
 MARKERS = ("o", "s", "^", "D", "v", "P")
 LINESTYLES = ("-", "--", ":", "-.")
 
 
 def _reference(ax, reference: tuple[float, str] | None, log_y: bool) -> None:
-    """A horizontal line at chance level (or 1.0 for a ratio to a trivial predictor)."""
+    """A horizontal line at chance level (or 1.0 for a ratio to a trivial predictor), or a
+    note where it lies far off the data: the axis zooms to the data."""
     if log_y:
         ax.set_yscale("log")
     if reference is not None:
-        ax.axhline(reference[0], color="0.3", linestyle="--", linewidth=1, label=reference[1])
+        reference_or_note(ax, reference[0], reference[1], log_y)
 
 
 # One point of a line: (model.width, mean params/total, mean metric, 95% CI half-width).

@@ -1,0 +1,81 @@
+"""Which published report answers which claim: the answer page's index (words only; every
+number on the page is read from the reports' verdicts.json).
+
+Every folder under results/ with a report.md is either a claim's primary report (counted in
+the global correction) or listed in NOT_COUNTED with the reason: a superseded protocol, or the
+same runs read from another angle. A new report that is neither stops ``make answer``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MNIST1D = "MNIST-1D"
+FASHION = "Fashion-MNIST"
+ADDING = "adding problem"
+
+
+@dataclass(frozen=True)
+class Claim:
+    report: str  # its folder under results/
+    claim: str  # the hypothesis, as its preset states it
+    data: str  # the data set (and, for a shifted test set, the shift)
+    where: dict[str, str] = field(default_factory=dict)  # only the groups with these values
+    protocol: str = ""  # how the learning rate was set, when the report did not tune it
+
+
+BIAS_WIDTH = "Small nets need a bias, large ones don't"
+BIAS_NORM = "A batch norm after a conv makes its bias redundant"
+FIRST = "At the first layer it depends on the input distribution"
+SHIFT = "Under a test-time input shift"
+_SHIFTS = {
+    "shift_brighter": "brightness +0.2",
+    "shift_darker": "brightness −0.2",
+    "shift_contrast_0.5": "contrast ×0.5",
+    "shift_contrast_0.25": "contrast ×0.25",
+}
+_SHIFT_ARMS = {
+    "images_bias_vs_width": "conv biases",
+    "images_first_layer": "first-layer bias",
+    "images_bias_free": "bias-free net",
+}
+
+CLAIMS: list[Claim] = [
+    Claim("bias_vs_width", BIAS_WIDTH, MNIST1D),
+    Claim("bias_vs_depth", "A deeper net needs the bias less", MNIST1D),
+    Claim("bias_vs_norm", BIAS_NORM, MNIST1D, {"model.norm": "batch"}),
+    Claim("bias_vs_norm", "(control) without a norm", MNIST1D, {"model.norm": "none"}),
+    Claim("first_layer", FIRST, MNIST1D),
+    Claim(
+        "overparam",
+        "With spare parameters and regularization the difference is hard to see",
+        MNIST1D,
+        protocol="fixed lr (each width's tuned lr)",
+    ),
+    Claim("forget_bias", "An LSTM forget-gate bias of 1–2 rescues long dependencies", ADDING),
+    Claim("images_bias_vs_width", f"{BIAS_WIDTH} (no norm)", FASHION, {"model.norm": "none"}),
+    Claim("images_bias_vs_width", BIAS_NORM, FASHION, {"model.norm": "batch"}),
+    Claim("images_first_layer", FIRST, FASHION),
+    Claim("images_bias_free", "No additive constant anywhere (a bias-free net)", FASHION),
+] + [
+    Claim(f"{report}/{folder}", f"{SHIFT}: {arm}", f"{FASHION}, {shift}")
+    for report, arm in _SHIFT_ARMS.items()
+    for folder, shift in _SHIFTS.items()
+]
+
+_FIXED = "superseded: the fixed-lr protocol, before the tuned one"
+_PAIRED = "superseded: a fixed-lr rerun with both arms from the same initial weights"
+NOT_COUNTED: dict[str, str] = {
+    "bias_vs_width_256": "the same runs as bias_vs_width's width 256 (pooled there)",
+    "bias_vs_width_fixed_lr": _FIXED,
+    "bias_vs_width_paired": _PAIRED,
+    "bias_vs_norm_fixed_lr": _FIXED,
+    "bias_vs_norm_paired": _PAIRED,
+    "first_layer/scale": "first_layer's runs, its interaction read against scale 1",
+    "first_layer_fixed_lr": "superseded: the old design (biases off elsewhere), fixed lr",
+    "first_layer_paired": _PAIRED,
+    "overparam/decay": "overparam's runs, its interaction read against weight decay 0",
+    "overparam_fixed_lr": "superseded: the old design (coupled L2 on every parameter), fixed lr",
+    "overparam_paired": _PAIRED,
+    "forget_bias/speed": "forget_bias's runs, read for learning speed (steps to 0.1)",
+    "forget_bias_first_design": "superseded: the first design (T 50/100/200, against bias 0)",
+}
