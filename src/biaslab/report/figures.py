@@ -34,13 +34,7 @@ def difference_figure(path: Path, rep: Report) -> Path:
     numeric = WIDTH in rep.group_keys and all(
         isinstance(dict(g.key)[WIDTH], (int, float)) for g, _ in rows
     )
-    others = [k for k in rep.group_keys if k != WIDTH]
-    series: dict[str, list] = defaultdict(list)
-    for g, c in rows:
-        key = dict(g.key)
-        label = c.label + twins.get(id(c), "")
-        name = ", ".join([f"{k}={fmt_value(key[k])}" for k in others] + [label])
-        series[name if numeric else f"{g.label}: {label}"].append((key.get(WIDTH), c))
+    series = _series(rep, rows, twins, numeric)
     solved = [(g.label, c) for g, c in rows if c.solve is not None]
     # against width the legend goes below the axes, where it hides no point and no verdict
     # word, and the figure grows by its rows
@@ -61,35 +55,67 @@ def difference_figure(path: Path, rep: Report) -> Path:
         m = MARKERS[i % len(MARKERS)]
         for x, c in points:
             pos = float(x) * 2 ** (0.08 * (i - (n - 1) / 2)) if numeric else float(n - 1 - i)
-            used = [c.diffs[seed] * s for seed in c.usable]
-            bad = [c.diffs[seed] * s for seed, _ in c.not_learned]
-            # a t interval from fewer usable pairs than a verdict needs is not drawn
-            tested = c.test is not None and len(c.usable) >= MIN_PAIRS
-            center, lo, hi = (
-                (c.test.diff * s, c.test.ci_low * s, c.test.ci_high * s) if tested else (None,) * 3
-            )
-            dots = [(used, "o", 0.45, None), (bad, "x", 0.9, "red")]
-            for values, marker, alpha, color in dots:
-                if not values:
-                    continue
-                jitter = np.linspace(-0.03, 0.03, len(values))
-                others_pos = pos * 2**jitter if numeric else pos + 3 * jitter
-                xy = (others_pos, values) if numeric else (values, others_pos)
-                ax.scatter(*xy, marker=marker, s=18, alpha=alpha, color=color or f"C{i}")
-            marks.draw_word(ax, c, pos, s, numeric)
-            if center is None:
-                continue
-            marks.draw_ci90(ax, c, pos, s, numeric, f"C{i}")
-            err = [[center - lo], [hi - center]]
-            if numeric:
-                ax.errorbar([pos], [center], yerr=err, fmt=m, color=f"C{i}", capsize=4, ms=7)
-            else:
-                ax.errorbar([center], [pos], xerr=err, fmt=m, color=f"C{i}", capsize=4, ms=7)
+            _draw_comparison(ax, c, pos, s, numeric, i, m)
         if numeric:  # one legend entry per series, joined by a faint line
             ok = [(x, c) for x, c in points if c.test and len(c.usable) >= MIN_PAIRS]
             xs = [float(x) * 2 ** (0.08 * (i - (n - 1) / 2)) for x, _ in ok]
             ys = [c.test.diff * s for _, c in ok]
             ax.plot(xs, ys, color=f"C{i}", marker=m, alpha=0.5, label=name)
+    _zero_band_and_labels(ax, rep, numeric, list(series))
+    what = f"{rep.compare} − {fmt_value(rep.baseline)}: paired difference in {rep.metric}{unit}"
+    if below:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
+    else:
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle(what, fontsize=11)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _series(rep: Report, rows, twins: dict[int, str], numeric: bool) -> dict[str, list]:
+    """The figure's series: against width, one per value of the other group keys and
+    compared value; else one per group and compared value (a forest plot's rows)."""
+    others = [k for k in rep.group_keys if k != WIDTH]
+    series: dict[str, list] = defaultdict(list)
+    for g, c in rows:
+        key = dict(g.key)
+        label = c.label + twins.get(id(c), "")
+        name = ", ".join([f"{k}={fmt_value(key[k])}" for k in others] + [label])
+        series[name if numeric else f"{g.label}: {label}"].append((key.get(WIDTH), c))
+    return series
+
+
+def _draw_comparison(ax, c, pos: float, s: float, numeric: bool, i: int, m: str) -> None:
+    """One comparison at ``pos``: each seed's difference, its verdict word, and (where a
+    verdict could be tested) the mean with its 95 % and 90 % intervals."""
+    used = [c.diffs[seed] * s for seed in c.usable]
+    bad = [c.diffs[seed] * s for seed, _ in c.not_learned]
+    # a t interval from fewer usable pairs than a verdict needs is not drawn
+    tested = c.test is not None and len(c.usable) >= MIN_PAIRS
+    dots = [(used, "o", 0.45, None), (bad, "x", 0.9, "red")]
+    for values, marker, alpha, color in dots:
+        if not values:
+            continue
+        jitter = np.linspace(-0.03, 0.03, len(values))
+        others_pos = pos * 2**jitter if numeric else pos + 3 * jitter
+        xy = (others_pos, values) if numeric else (values, others_pos)
+        ax.scatter(*xy, marker=marker, s=18, alpha=alpha, color=color or f"C{i}")
+    marks.draw_word(ax, c, pos, s, numeric)
+    if not tested:
+        return
+    center, lo, hi = c.test.diff * s, c.test.ci_low * s, c.test.ci_high * s
+    marks.draw_ci90(ax, c, pos, s, numeric, f"C{i}")
+    err = [[center - lo], [hi - center]]
+    if numeric:
+        ax.errorbar([pos], [center], yerr=err, fmt=m, color=f"C{i}", capsize=4, ms=7)
+    else:
+        ax.errorbar([center], [pos], xerr=err, fmt=m, color=f"C{i}", capsize=4, ms=7)
+
+
+def _zero_band_and_labels(ax, rep: Report, numeric: bool, names: list[str]) -> None:
+    """The zero line, the ±δ band, the legend's fixed entries and the axes' labels."""
+    s = scale(rep.metric)
+    unit = " (pts)" if s == 100.0 else ""
     line = ax.axhline if numeric else ax.axvline
     band = ax.axhspan if numeric else ax.axvspan
     line(0.0, color="black", linewidth=1)
@@ -99,7 +125,6 @@ def difference_figure(path: Path, rep: Report) -> Path:
     marks.legend_entries(ax)
     ax.scatter([], [], marker="x", color="red", label="pair that did not learn (not in CI)")
     ax.scatter([], [], marker="o", color="0.5", alpha=0.45, label="one seed's difference")
-    what = f"{rep.compare} − {fmt_value(rep.baseline)}: paired difference in {rep.metric}{unit}"
     if numeric:
         ax.set_xscale("log", base=2)
         from matplotlib.ticker import ScalarFormatter
@@ -108,16 +133,9 @@ def difference_figure(path: Path, rep: Report) -> Path:
         ax.set_xlabel(WIDTH)
         ax.set_ylabel(f"difference{unit}, mean and 95% CI (thick: 90%)")
     else:
-        ax.set_yticks(range(n), list(series)[::-1])
+        ax.set_yticks(range(len(names)), names[::-1])
         ax.set_xlabel(f"difference{unit}, mean and 95% CI (thick: 90%)")
     ax.grid(True, alpha=0.3)
-    if below:
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
-    else:
-        ax.legend(fontsize=8, loc="best")
-    fig.suptitle(what, fontsize=11)
-    fig.savefig(path, dpi=120)
-    return path
 
 
 def _reference(rep: Report) -> tuple[float, str] | None:

@@ -59,7 +59,6 @@ def sweep_figure(
     # a bare Figure on the Agg canvas needs no display and leaves pyplot's global state alone.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)
@@ -86,6 +85,18 @@ def sweep_figure(
                 alpha=0.2,
                 linewidth=0,
             )
+    _axes(ax_w, ax_p, ylabel, reference, log_y)
+    ax_w.legend()
+    fig.suptitle(title)
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _axes(ax_w, ax_p, ylabel: str, reference: tuple[float, str] | None, log_y: bool) -> None:
+    """The sweep figure's axes: width on log2, parameter counts on log10, the reference line."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
+
     ax_w.set_xscale("log", base=2)
     ax_w.xaxis.set_major_formatter(ScalarFormatter())  # widths read 8, 16, 32, not 2^3, 2^4
     ax_w.set_xlabel("model.width")
@@ -107,11 +118,6 @@ def sweep_figure(
     for ax in (ax_w, ax_p):
         _reference(ax, reference, log_y)
         ax.grid(True, which="both", alpha=0.3)
-    ax_w.legend()
-    fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
 
 
 def groups_figure(

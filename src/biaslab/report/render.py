@@ -76,6 +76,32 @@ def _details(cmp: Comparison, metric: str, base: str) -> list[str]:
 
 
 def render_markdown(rep: Report) -> str:
+    out = _header(rep)
+    out += ["", "## Verdicts", ""]
+    out += _verdicts(rep)
+    out += interaction.render(rep.interaction_key, rep.interactions, rep.interactions_skipped)
+    out += ["## Results by group", ""]
+    out += _results_by_group(rep)
+    out += selection(rep)
+    if rep.select:
+        out += same_value.render(rep.at_same_value, rep.select, rep.metric)
+    out += batch_norm_note(rep)
+    out += ["## Runs not used", ""]
+    out += _runs_not_used(rep)
+    out += ["", "## Seeds", "", seeds_note(rep), ""]
+    out += ["## Sources", "", *(rep.sources or ["No runs."]), ""]
+    out += ["## Method", "", method(rep), ""]
+    if rep.sweeps or rep.provenance:
+        out += ["## Provenance", ""]
+        out += [f"- Runs launched by: `{cmd}`" for cmd in rep.sweeps]
+        out += [*rep.provenance, ""]
+    out += ["## Plots", ""]
+    out += [f"![{p.stem}]({p.name})" for p in rep.plots] or [rep.plot_note]
+    return "\n".join(out) + "\n"
+
+
+def _header(rep: Report) -> list[str]:
+    """The title, the command and what the report compares, how and over which family."""
     c, m, base = rep.compare, rep.metric, fmt_value(rep.baseline)
     n_used = rep.n_runs - len(rep.problems)
     margin = fmt_margin(rep.margin, m) if rep.margin is not None else "none (give --margin)"
@@ -106,11 +132,13 @@ def render_markdown(rep: Report) -> str:
             f"- Tuned: each arm at its own best `{rep.select}` by mean `{rep.by}` "
             f"({direction(rep.by).split(';')[0]}), per group; see *Tuned selection*"
         )
-    out += [
-        "",
-        "## Verdicts",
-        "",
-    ]
+    return out
+
+
+def _verdicts(rep: Report) -> list[str]:
+    """One line per comparison: its arms (at their tuned values) and its verdict."""
+    c, m, base = rep.compare, rep.metric, fmt_value(rep.baseline)
+    out: list[str] = []
     chosen = {(s.group_label, ident(s.arm)): s.chosen for s in rep.selections}
 
     def at(g, value) -> str:  # the arm's tuned value, when there is one
@@ -130,8 +158,13 @@ def render_markdown(rep: Report) -> str:
     if not rep.groups:
         out.append(f"No usable runs: none completed with a finite `{m}`.")
     out.append("")
-    out += interaction.render(rep.interaction_key, rep.interactions, rep.interactions_skipped)
-    out += ["## Results by group", ""]
+    return out
+
+
+def _results_by_group(rep: Report) -> list[str]:
+    """Each group's arms in a table, then each comparison's details."""
+    c, m, base = rep.compare, rep.metric, fmt_value(rep.baseline)
+    out: list[str] = []
     for g in rep.groups:
         out += [f"### {g.label}", ""]
         out += md_table(
@@ -152,11 +185,12 @@ def render_markdown(rep: Report) -> str:
         for cmp in g.comparisons:
             out += _details(cmp, m, base)
         out.append("")
-    out += selection(rep)
-    if rep.select:
-        out += same_value.render(rep.at_same_value, rep.select, rep.metric)
-    out += batch_norm_note(rep)
-    out += ["## Runs not used", ""]
+    return out
+
+
+def _runs_not_used(rep: Report) -> list[str]:
+    m = rep.metric
+    out: list[str] = []
     if rep.problems:
         out.append("Failed, diverged or incomplete runs, excluded from every statistic above:")
         out.append("")
@@ -165,13 +199,4 @@ def render_markdown(rep: Report) -> str:
         )
     else:
         out.append(f"None: every run completed with a finite `{m}`.")
-    out += ["", "## Seeds", "", seeds_note(rep), ""]
-    out += ["## Sources", "", *(rep.sources or ["No runs."]), ""]
-    out += ["## Method", "", method(rep), ""]
-    if rep.sweeps or rep.provenance:
-        out += ["## Provenance", ""]
-        out += [f"- Runs launched by: `{cmd}`" for cmd in rep.sweeps]
-        out += [*rep.provenance, ""]
-    out += ["## Plots", ""]
-    out += [f"![{p.stem}]({p.name})" for p in rep.plots] or [rep.plot_note]
-    return "\n".join(out) + "\n"
+    return out
