@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         "tested with its own Holm correction",
     )
     p.add_argument(
+        "--allow-modified",
+        action="store_true",
+        help="use records whose content_sha256 does not match their content (edited after "
+        "the run); left out and listed otherwise",
+    )
+    p.add_argument(
         "--log-wandb",
         action="store_true",
         help="also log the verdict table, summary and plots as one W&B run (job_type=report, "
@@ -119,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give at least one PATH or --wandb ENTITY/PROJECT")
     if args.group and not args.wandb:
         parser.error("--group needs --wandb")
-    runs = load_files(args.paths) if args.paths else []
+    runs = load_files(args.paths, args.allow_modified) if args.paths else []
     if args.wandb:
         runs += load_wandb(args.wandb, args.group)
     if not runs:
@@ -173,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         expected = sum({Path(job).parent: n for job, n in missing}.values())
         print(f"{len(missing)} of {expected} jobs missing (no results.json): see {path}")
+    if rep.edit_evidence:
+        print(rep.edit_evidence)
     print(f"report: {path}")
     if args.log_wandb:
         from biaslab.report.wandb_log import log_report  # W&B's client only on this path
