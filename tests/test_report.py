@@ -400,10 +400,12 @@ def test_cli_main_writes_the_report(tmp_path, capsys):
 
 
 def test_cli_errors(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        report.main([])
-    with pytest.raises(SystemExit):
-        report.main([str(tmp_path)])  # no results.json there
+    assert report.main([]) == 2
+    assert report.main([str(tmp_path)]) == 2  # no results.json there
+    assert capsys.readouterr().err.splitlines() == [
+        "error: give at least one PATH or --wandb ENTITY/PROJECT",
+        f"error: no runs found in {tmp_path}: no results.json under it",
+    ]
     bias_sweep(tmp_path, gain=0.03)
     assert report.main([str(tmp_path), "--compare", "model.nonexistent"]) == 2
     assert "model.nonexistent" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from biaslab.report.load import Run
 from biaslab.report.provenance import edit_evidence, provenance
 from biaslab.report.select import Selection, keep_selected, select
 from biaslab.report.sources import check_sources
-from biaslab.report.values import ident
+from biaslab.report.values import fmt_value, ident
 from biaslab.report.verdict import apply_holm, decide, default_margin
 from biaslab.results import UNSEALED
 
@@ -189,3 +189,10 @@ def _check_selection(
         raise ValueError(f"--select {key}: no run has this config key")
     if not any(by in r.metrics for r in runs):
         raise ValueError(f"--by {by}: no run recorded this metric")
+    values = {ident(r.config.get(key)): r.config.get(key) for r in runs if compare in r.config}
+    if len(values) < 2:
+        shown = ", ".join(fmt_value(v) for v in values.values())
+        raise ValueError(
+            f"--select {key}: the runs hold one value of it ({shown}), so there is nothing to "
+            "tune: leave out --select and --by"
+        )
