@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biaslab.atomic import write_atomic
+from biaslab.atomic import write_file_atomic
 from biaslab.data import local_copy
 
 log = logging.getLogger(__name__)
@@ -142,5 +142,5 @@ def load_uint8(
     else:
         data = _from_torchvision(name, root)
     # atomic: parallel jobs never read a half-written cache
-    write_atomic(path, lambda tmp: torch.save(data, tmp))
+    write_file_atomic(path, lambda f: torch.save(data, f))
     return data

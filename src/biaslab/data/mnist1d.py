@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biaslab.atomic import write_atomic
+from biaslab.atomic import write_file_atomic
 from biaslab.data.base import TensorDataModule
 from biaslab.schema import (
     Flag,
@@ -29,11 +29,6 @@ from biaslab.schema import (
 log = logging.getLogger(__name__)
 NumSamples = int_at_least(20)  # the generator's splits need a few examples of each
 KEYS = ("x", "y", "x_test", "y_test")
-
-
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as f:  # a file object: np.savez would append .npz to a name
-        np.savez(f, **arrays)
 
 
 def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
@@ -191,7 +186,8 @@ class MNIST1D(TensorDataModule):
         d = _read_cache(path) if path.exists() else None
         if d is None:
             d = self._generate()
-            write_atomic(path, lambda tmp: _save_npz(tmp, d))
+            # a file object: np.savez would append .npz to a name
+            write_file_atomic(path, lambda f: np.savez(f, **d))
         x, x_test = (
             torch.as_tensor(d[k], dtype=torch.float32).unsqueeze(1) for k in ("x", "x_test")
         )
