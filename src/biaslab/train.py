@@ -267,8 +267,9 @@ def main(cfg: DictConfig) -> float | None:
         full = full_disk_error(e)
         if full is None:
             raise
-        shown = e if isinstance(e, DiskFull) else full if isinstance(full, DiskFull) else None
-        print(f"error: {shown or DiskFull(full.filename or cfg.paths.output_dir)}", file=sys.stderr)
+        if not isinstance(full, DiskFull):
+            full = DiskFull(full.filename or cfg.paths.output_dir)
+        print(f"error: {full}", file=sys.stderr)
         sys.exit(1)
     print_summary(result)
     return result["optimized"]
