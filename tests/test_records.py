@@ -148,10 +148,9 @@ def test_a_full_disk_leaves_no_partial_checkpoint(make_cfg, tmp_path, monkeypatc
 
     written = []
 
-    def full(obj, path, *args, **kwargs):
-        written.append(path)
-        with open(path, "wb") as f:
-            f.write(b"partial")
+    def full(obj, f, *args, **kwargs):
+        written.append(f.name)
+        f.write(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpointing.torch, "save", full)

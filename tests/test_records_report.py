@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from biaslab.report.cli import main
 from biaslab.report.load import load_files
+from biaslab.results import write_results
 
 from .test_report import bias_sweep, write_run
 
@@ -62,5 +63,8 @@ def test_unknown_metric_gets_a_did_you_mean_and_no_usable_run_exits_1(tmp_path, 
     )
     for path in tmp_path.rglob("results.json"):
         rec = json.loads(path.read_text())
-        path.write_text(json.dumps({**rec, "status": "interrupted"}))
+        write_results(path.parent, {**rec, "status": "interrupted"})
+    assert main([str(tmp_path)]) == 1
+    for path in tmp_path.rglob("results.json"):  # edited by hand: modified, not used either
+        path.write_text(path.read_text().replace('"interrupted"', '"completed"'))
     assert main([str(tmp_path)]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -295,7 +296,7 @@ def test_one_figure_per_combination_of_other_swept_keys(tmp_path):
         bias_sweep(root, gain=0.03, seeds=range(3), widths=(8, 16))
         for f in root.rglob("results.json"):  # give this half another trainer.max_steps
             text = f.read_text().replace('"max_steps": 100', f'"max_steps": {steps}')
-            f.write_text(text)
+            write_results(f.parent, json.loads(text))  # written as a run of it would be
     rep = build(tmp_path)
     assert rep.group_keys == ["model.width", "trainer.max_steps"]
     assert len(rep.groups) == 4
@@ -317,7 +318,8 @@ def test_many_series_put_the_difference_legend_below_the_axes(tmp_path):
         root = tmp_path / f"steps{steps}"
         bias_sweep(root, gain=0.03, seeds=range(3), widths=(8, 16))
         for f in root.rglob("results.json"):
-            f.write_text(f.read_text().replace('"max_steps": 100', f'"max_steps": {steps}'))
+            text = f.read_text().replace('"max_steps": 100', f'"max_steps": {steps}')
+            write_results(f.parent, json.loads(text))
     report.write_outputs(build(tmp_path), tmp_path / "out")
     height = matplotlib.image.imread(tmp_path / "out" / "difference.png").shape[0]
     assert height > 4.0 * 120  # taller than the 4-inch figure of a few series, at 120 dpi
@@ -398,10 +400,12 @@ def test_cli_main_writes_the_report(tmp_path, capsys):
 
 
 def test_cli_errors(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        report.main([])
-    with pytest.raises(SystemExit):
-        report.main([str(tmp_path)])  # no results.json there
+    assert report.main([]) == 2
+    assert report.main([str(tmp_path)]) == 2  # no results.json there
+    assert capsys.readouterr().err.splitlines() == [
+        "error: give at least one PATH or --wandb ENTITY/PROJECT",
+        f"error: no runs found in {tmp_path}: no results.json under it",
+    ]
     bias_sweep(tmp_path, gain=0.03)
     assert report.main([str(tmp_path), "--compare", "model.nonexistent"]) == 2
     assert "model.nonexistent" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats as sps
 
 from biaslab import report
+from biaslab.results import write_results
 from tests.test_report import write_run
 from tests.test_report_v2 import build, paired_runs
 
@@ -105,7 +106,7 @@ def twin_runs(root, width: int, gains_true, auto_is_true: bool):
         )
         record = json.loads(auto.read_text())
         record["params"] = json.loads((true if auto_is_true else false).read_text())["params"]
-        auto.write_text(json.dumps(record))
+        write_results(auto.parent, record)
 
 
 @pytest.mark.parametrize("reference", [8, 64])

@@ -2,7 +2,8 @@
 
 - Written atomically in their own folder (:class:`AtomicCheckpointIO`): Lightning's default
   writes through a temp file in the system temp folder and copies it across filesystems, which
-  on a full disk leaves a truncated ``last.ckpt``. A full disk raises :class:`DiskFull`.
+  on a full disk leaves a truncated ``last.ckpt``. A full disk raises :class:`DiskFull`
+  (torch's own error for it is a RuntimeError).
 - Taken at the end of a whole step (:class:`AtStepEnd`): after that step's validation when one
   runs at it. A checkpoint saved before the validation of its step resumes past it: Lightning
   counts that validation as done, and the resumed run never runs it.
@@ -10,7 +11,6 @@
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +19,9 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from biaslab.adapters.lightning_loop import validates_now
-from biaslab.atomic import atomic_path
+from biaslab.atomic import write_file_atomic
 
 LAST = "last.ckpt"
-
-
-class DiskFull(OSError):
-    """No space left for a file; the partial file is already removed."""
-
-    def __init__(self, path: str | Path):
-        super().__init__(errno.ENOSPC, f"no space left on device: {path}")
-        self.path = str(path)
-
-    def __str__(self) -> str:
-        return f"no space left on device: {self.path}"
-
-
-def is_disk_full(e: BaseException) -> bool:
-    return isinstance(e, OSError) and e.errno == errno.ENOSPC
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -47,13 +32,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
-        try:
-            with atomic_path(path) as tmp:
-                torch.save(checkpoint, tmp)
-        except OSError as e:
-            if is_disk_full(e):
-                raise DiskFull(path) from None
-            raise
+        # torch reports a full disk as a RuntimeError: write_file_atomic finds the OSError
+        # behind it and raises DiskFull
+        write_file_atomic(path, lambda f: torch.save(checkpoint, f))
 
 
 class AtStepEnd(L.Callback):

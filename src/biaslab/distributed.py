@@ -16,7 +16,11 @@ W&B, and its result comes back to the main process (for the summary and a sweepe
 The ranks die with the main process: on Linux the kernel kills a rank when its parent dies
 (``PR_SET_PDEATHSIG``), and a rank that finds its parent gone writes nothing, so no record is
 written as completed after the run was stopped. A signal that stops the main process
-(:mod:`biaslab.signals`) kills the ranks and records the run as interrupted.
+(:mod:`biaslab.signals`) is passed on to the ranks, which stop together at the end of a step
+and save the checkpoint there, as a one-device run does; rank 0 records the step. Ranks that
+have not stopped after :data:`GRACE_S` seconds (or at a second signal) are killed, and the run
+is recorded as interrupted without a step. The ranks run in a process group of their own, so
+a terminal's Ctrl+C reaches them once, through the main process.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from omegaconf.errors import OmegaConfBaseException
 from biaslab.adapters.lightning_launch import relaunches_script
 from biaslab.config import validate
 from biaslab.record import RunRecord, job_overrides
-from biaslab.results import FILENAME
+from biaslab.results import FILENAME, read_results
 from biaslab.signals import Interrupted, StopOnSignal, handled
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,8 @@ log = logging.getLogger(__name__)
 _RANK_VARS = ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "LOCAL_RANK")
 PARENT_VAR = "BIASLAB_PARENT_PID"  # set in the ranks :func:`spawn` starts
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# how long the ranks may take to reach a step's end and save after a signal
+GRACE_S = 60.0
 
 
 def parent_gone() -> bool:
@@ -166,6 +172,8 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
             while not context.join():
                 pass
     except BaseException as e:
+        if isinstance(e, Interrupted) and context is not None:
+            _pass_on(context, e.signum)
         _kill(context)
         out = Path(cfg.paths.output_dir)
         written = out / FILENAME
@@ -176,6 +184,9 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
             else:
                 record.fail(e)
             record.write(out, {"total_s": time.time() - started})
+        elif isinstance(e, Interrupted):  # rank 0 recorded where the ranks stopped
+            stopped = read_results(written).get("interrupted") or {}
+            raise Interrupted(e.signum, stopped.get("step"), stopped.get("checkpoint")) from None
         raise
     finally:
         os.environ.pop(PARENT_VAR, None)
@@ -184,6 +195,21 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
     result = queue.get()
     result["wall_s"] = time.time() - started  # with the ranks' start-up, as the user waited
     return result
+
+
+def _pass_on(context, signum: int) -> None:
+    """Send the ranks ``signum`` and wait, up to :data:`GRACE_S` seconds or a second signal,
+    for them to stop at a step's end (:class:`biaslab.signals.StopOnSignal` in each rank)."""
+    for p in context.processes:
+        if p.is_alive():
+            os.kill(p.pid, signum)
+    deadline = time.monotonic() + GRACE_S
+    try:
+        with handled(StopOnSignal(lambda trainer: None)):  # a second signal: stop waiting
+            while any(p.is_alive() for p in context.processes) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    except Interrupted:
+        pass
 
 
 def _kill(context) -> None:
@@ -207,6 +233,7 @@ def _worker(rank, fn, cfg, hydra_cfg, nprocs, port, queue) -> None:
         LOCAL_RANK=str(rank),
         LOCAL_WORLD_SIZE=str(nprocs),
     )
+    os.setpgid(0, 0)  # a terminal's Ctrl+C goes to the main process, which passes it on
     rank_zero_only.rank = rank  # Lightning read the rank when it was imported, before these
     if hydra_cfg is not None:
         # the job's overrides and names (W&B run name, results.json), and rank 0's log lines
@@ -216,9 +243,17 @@ def _worker(rank, fn, cfg, hydra_cfg, nprocs, port, queue) -> None:
         HydraConfig.instance().cfg = hydra_cfg
         if rank == 0 and "job_logging" in hydra_cfg.hydra:
             configure_log(hydra_cfg.hydra.job_logging, hydra_cfg.hydra.get("verbose", False))
-    result = fn(cfg)
+    try:
+        result = fn(cfg)
+    except Interrupted as e:  # recorded by rank 0: exit as a stopped one-device run would
+        _leave_group()
+        raise SystemExit(e.exit_code) from None
     if rank == 0:
         queue.put(result)
+    _leave_group()
+
+
+def _leave_group() -> None:
     # Gloo's worker threads must stop before the interpreter does: a rank that exits with its
     # process group alive can abort ("terminate called without an active exception").
     if torch.distributed.is_initialized():

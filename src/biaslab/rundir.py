@@ -7,6 +7,9 @@ in the folder is written, so a finished record or a checkpoint is never silently
   a checkpoint or record of another config is refused, naming the keys that differ.
 - ``resume=true`` on a finished run of this config has nothing to do: its records are
   returned, unchanged.
+- ``resume=true`` on a folder whose record was edited after its run (its ``content_sha256``
+  does not match, see :func:`biaslab.results.integrity`) is refused: neither continued nor
+  returned as finished.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from omegaconf import DictConfig, open_dict
 
 from biaslab import fingerprint
 from biaslab.config import ConfigError, validate
-from biaslab.results import FILENAME
+from biaslab.results import FILENAME, MODIFIED, integrity
 
 FINISHED = ("completed", "diverged")
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -68,6 +71,19 @@ def _mismatch(where: str, diffs: list[tuple[str, Any, Any]]) -> str:
     )
 
 
+def _refuse_modified(members: Sequence[Any], records: list[dict[str, Any] | None]) -> None:
+    for m, r in zip(members, records, strict=True):
+        if r is not None and integrity(r) == MODIFIED:
+            path = Path(m.out_dir) / FILENAME
+            raise FolderInUse(
+                "resume",
+                True,
+                f"resume=true is not allowed: {path} was modified after the run (its "
+                "content_sha256 does not match its content): restore it, or start a new run "
+                "in another folder (overwrite=true replaces it)",
+            )
+
+
 def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | None:
     """Raise :class:`FolderInUse` (or the config's own :class:`ConfigError`) if this run may
     not use its folder; return the finished records when ``resume=true`` has nothing to do;
@@ -75,6 +91,8 @@ def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | Non
     job_dir = Path(cfg.paths.output_dir)
     ckpt = job_dir / CHECKPOINT
     records = [_record(Path(m.out_dir)) for m in members]
+    if cfg.get("resume") and not cfg.get("overwrite"):
+        _refuse_modified(members, records)
     finished = [r for r in records if r and r.get("status") in FINISHED]
     if not finished and not ckpt.exists():
         return None  # nothing to lose: train (the config is validated as usual)

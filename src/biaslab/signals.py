@@ -6,6 +6,10 @@ process then exits 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
 
 Outside the training loop (loading data, testing) a signal interrupts at once; so does a
 second signal while the first waits for its step to end.
+
+Under DDP every rank stops at the same step: at each step's end the ranks agree on whether any
+of them holds a signal (one all-reduce), so the checkpoint, a collective, is saved by all of
+them at once (:mod:`biaslab.distributed` passes the main process's signal on to its ranks).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
+import torch
 
 from biaslab.checkpointing import AtStepEnd
 
@@ -65,21 +70,34 @@ class StopOnSignal(AtStepEnd):
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.trainer, self.training = trainer, True
+        if trainer.world_size > 1 and threading.current_thread() is threading.main_thread():
+            # Lightning's own SIGTERM handler runs a broadcast inside the handler, wherever
+            # this rank is: out of step with the other ranks' collectives. Ours alone then.
+            signal.signal(signal.SIGTERM, self.handle)
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.training = False
-        if self.pending is not None:  # arrived at the last step, after its end
+        # arrived at the last step, after its end (under DDP every rank asks: one collective)
+        if self.pending is not None or trainer.world_size > 1:
             self.step_end(trainer)
 
     def on_exception(self, trainer, pl_module, exception) -> None:
         self.training = False
 
     def step_end(self, trainer: L.Trainer) -> None:
-        if self.pending is None:
+        signum = self._agreed(trainer) if trainer.world_size > 1 else self.pending
+        if signum is None:
             return
-        signum, self.pending = self.pending, None
+        self.pending = None
         self.training = False
         raise Interrupted(signum, trainer.global_step, self.save(trainer))
+
+    def _agreed(self, trainer: L.Trainer) -> int | None:
+        """The signal any rank holds (the larger number if two): every rank stops at this
+        step or none does."""
+        flag = torch.tensor([self.pending or 0], device=trainer.strategy.root_device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return int(flag.item()) or None
 
 
 @contextmanager

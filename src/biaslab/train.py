@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from biaslab import distributed, rundir, signals, steps_per_call, tracking
-from biaslab.checkpointing import DiskFull, is_disk_full
+from biaslab.atomic import DiskFull, full_disk_error, is_disk_full
 from biaslab.config import ConfigError, validate
 from biaslab.data.download import DataUnavailable
 from biaslab.guards import Diverged
@@ -195,11 +195,9 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
         timing["total_s"] = time.perf_counter() - started
         # a rank whose parent is gone writes nothing: no one asked for this run any more
         write = rank_zero and not distributed.parent_gone()
-        for r, m, lg in zip(records, members, loggers, strict=True):
-            r.data["timing"] = dict(timing)
-            if write:
-                _write(r, m.out_dir, timing, raising)
-            tracking.finish(lg, {**r.data.get("params", {}), **r.metrics}, r.status)
+        lost = _close(records, members, loggers, timing, raising, write)
+        if lost is not None and raising is None:
+            raise lost
     metric = cfg.optimized_metric or task.best_metric
     return outcome(metric, records, [m.out_dir for m in members], job_dir)
 
@@ -209,6 +207,26 @@ def _metrics_so_far(task, i: int) -> dict[str, Any]:
         return task.member_metrics(i) if task is not None else {}
     except Exception:  # interrupted before the task had a trainer: no metrics yet
         return {}
+
+
+def _close(records, members, loggers, timing, raising, write: bool) -> Exception | None:
+    """Close each member's logger, then write its record. A logger that cannot close (W&B's
+    offline files on a full disk) fails the record, which is written as failed; returned is
+    the first such error, for the caller to raise once every record is written."""
+    first = None
+    for r, m, lg in zip(records, members, loggers, strict=True):
+        r.data["timing"] = dict(timing)
+        lost = None
+        try:
+            tracking.finish(lg, {**r.data.get("params", {}), **r.metrics}, r.status)
+        except Exception as e:
+            lost = DiskFull(r.data.get("run") or m.out_dir) if is_disk_full(e) else e
+            if raising is None and isinstance(lost, DiskFull):  # its W&B copy is lost
+                r.fail(lost)
+        if write:
+            _write(r, m.out_dir, timing, raising or lost)
+        first = first or lost
+    return first
 
 
 def _write(record: RunRecord, out_dir: Path, timing: dict[str, float], raising) -> None:
@@ -221,13 +239,19 @@ def _write(record: RunRecord, out_dir: Path, timing: dict[str, float], raising) 
             raise
         if raising is None:
             raise DiskFull(out_dir / FILENAME) from None
-        log.error("could not write %s: %s", out_dir / FILENAME, DiskFull(out_dir / FILENAME))
+        if isinstance(raising, DiskFull):  # said in its one line
+            raising.unwritten.append(str(out_dir / FILENAME))
+        else:
+            log.error("could not write %s: %s", out_dir / FILENAME, DiskFull(out_dir / FILENAME))
 
 
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: train, print a summary, return the optimized metric to a sweeper.
     A refused config or folder: one line, exit 2; a signal: one line, exit 128 + its number
     (a sweep stops there); a full disk: one line, exit 1."""
+    # on a full disk every log line's file handler would print a traceback (Hydra's train.log,
+    # W&B's debug log): the record and the one line below say what happened
+    logging.raiseExceptions = False
     try:
         result = train(cfg)
     except (ConfigError, DataUnavailable) as e:
@@ -239,10 +263,13 @@ def main(cfg: DictConfig) -> float | None:
         then = "; resume with resume=true" if e.checkpoint else ""
         print(f"{e} in {cfg.paths.output_dir}: recorded as interrupted{then}", file=sys.stderr)
         sys.exit(e.exit_code)
-    except OSError as e:
-        if not is_disk_full(e):
+    except Exception as e:  # a full disk: an OSError, or what a library made of one
+        full = full_disk_error(e)
+        if full is None:
             raise
-        print(f"error: {e if isinstance(e, DiskFull) else DiskFull(e.filename)}", file=sys.stderr)
+        if not isinstance(full, DiskFull):
+            full = DiskFull(full.filename or cfg.paths.output_dir)
+        print(f"error: {full}", file=sys.stderr)
         sys.exit(1)
     print_summary(result)
     return result["optimized"]

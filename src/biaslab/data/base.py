@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 
+from biaslab.data.errors import BadData
 from biaslab.schema import Flag, Float32, Fraction, PositiveInt, Seed
 
 
@@ -201,14 +202,24 @@ class TensorDataModule(L.LightningDataModule):
         n_val = round(len(x) * self.val_fraction)
         val_idx, train_idx = order[:n_val], order[n_val:]
         x_train, y_train = x[train_idx], y[train_idx]
+        std = None
         if self.normalize:
             mean, std = x_train.mean(), x_train.std()
             x, x_test, x_train = (x - mean) / std, (x_test - mean) / std, (x_train - mean) / std
-        self.splits = {
+        splits = {
             "train": (x_train + self.shift, y_train),
             "val": (x[val_idx] + self.shift, y[val_idx]),
             "test": (x_test + self.shift, y_test),
         }
+        for name, (xs, _) in splits.items():  # a NaN input is the data's fault, not a
+            if not torch.isfinite(xs).all():  # divergence of the run that reads it
+                n = int((~torch.isfinite(xs)).sum())
+                constant = " (the training inputs are constant: SD 0)" if std == 0 else ""
+                raise BadData(
+                    f"{type(self).__name__} from {self.data_dir}: {n} non-finite {name} "
+                    f"inputs{constant}"
+                )
+        self.splits = splits
         return self.splits
 
     def setup(self, stage: str | None = None) -> None:

@@ -11,22 +11,22 @@ archive can be placed by hand on a machine without network), and the offline alt
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from biaslab.atomic import write_atomic
 from biaslab.data import local_copy
+from biaslab.data.checks import write_cache
+from biaslab.data.errors import BadData, DataUnavailable
+
+__all__ = ["DataUnavailable", "SOURCES", "cache_path", "load_uint8"]
 
 log = logging.getLogger(__name__)
 
 OFFLINE_ALTERNATIVE = "data=mnist1d needs no download"
-
-
-class DataUnavailable(RuntimeError):
-    """A dataset that is neither on disk nor downloadable, or whose files are unreadable."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,14 @@ def _from_copy(name: str, folder: Path, given: bool) -> dict[str, torch.Tensor]:
 
 
 def load_uint8(
-    name: str, data_dir: str | Path, source_dir: str | Path | None = None
+    name: str,
+    data_dir: str | Path,
+    source_dir: str | Path | None = None,
+    check: Callable[[dict], str | None] = lambda d: None,
 ) -> dict[str, torch.Tensor]:
     """``{"x", "y", "x_test", "y_test"}``: images uint8 (N, C, H, W), labels int64.
+    ``check(data)``: why the data is not the dataset (None: it is); a cache that fails it is
+    rebuilt, data read afresh that fails it is :class:`BadData`.
 
     Read from the cache when it is there; otherwise from ``source_dir`` when given, else from
     a system copy (:data:`biaslab.data.local_copy.SYSTEM_DIRS`) when there is one, else
@@ -132,15 +137,22 @@ def load_uint8(
     path = cache_path(name, root)
     if path.is_file():
         try:
-            return torch.load(path, weights_only=True)
+            data = torch.load(path, weights_only=True)
+            why = check(data) if isinstance(data, dict) else "not a dict of tensors"
         except Exception as e:  # a cache cut short (e.g. a full disk) is rebuilt, not fatal
-            log.warning("rebuilding the unreadable cache %s (%s)", path, _one_line(e))
+            why = f"unreadable: {_one_line(e)}"
+        if why is None:
+            return data
+        log.warning("rebuilding the cache %s (%s)", path, why)
     if source_dir is not None:
         data = _from_copy(name, Path(source_dir).resolve(), given=True)
     elif (system := local_copy.system_dir(name)) is not None:
         data = _from_copy(name, system, given=False)
     else:
         data = _from_torchvision(name, root)
+    why = check(data)
+    if why is not None:
+        raise BadData(f"{SOURCES[name].title} as read is not the dataset: {why}")
     # atomic: parallel jobs never read a half-written cache
-    write_atomic(path, lambda tmp: torch.save(data, tmp))
+    write_cache(path, lambda f: torch.save(data, f), data_dir)
     return data

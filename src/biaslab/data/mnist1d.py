@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from biaslab.atomic import write_atomic
 from biaslab.data.base import TensorDataModule
+from biaslab.data.checks import why_bad, write_cache
+from biaslab.data.errors import BadData
 from biaslab.schema import (
     Flag,
     Fraction,
@@ -31,19 +33,17 @@ NumSamples = int_at_least(20)  # the generator's splits need a few examples of e
 KEYS = ("x", "y", "x_test", "y_test")
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as f:  # a file object: np.savez would append .npz to a name
-        np.savez(f, **arrays)
-
-
-def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None (with one warning line) when the file is unreadable or
-    incomplete: a cut-short or corrupted cache is regenerated, never fatal."""
+def _read_cache(path: Path, check: Callable[[dict], str | None]) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None (with one warning line) when the file is unreadable,
+    incomplete or not this dataset (``check``: why not): it is regenerated, never fatal."""
     try:
         with np.load(path) as f:
             d = {k: f[k] for k in KEYS}
+        why = check(d)
     except Exception as e:
-        log.warning("regenerating the unreadable MNIST-1D cache %s (%s)", path, type(e).__name__)
+        why = f"unreadable: {type(e).__name__}"
+    if why is not None:
+        log.warning("regenerating the MNIST-1D cache %s (%s)", path, why)
         return None
     return d
 
@@ -186,12 +186,28 @@ class MNIST1D(TensorDataModule):
         self.splits = {k: (x * self.scale + shift, y) for k, (x, y) in splits.items()}
         return self.splits
 
+    def why_bad(self, d: dict) -> str | None:
+        """Why arrays are not this dataset (see :func:`biaslab.data.checks.why_bad`): the
+        generator makes ``num_samples // 10`` examples of each class, splits them at
+        ``train_split``, and ``test_samples`` replaces the test split when given."""
+        total = self.args["num_samples"] // self.num_classes * self.num_classes
+        n_train = int(total * self.args["train_split"])
+        n_test = total - n_train if self.test_samples is None else self.test_samples
+        length = self.args["final_seq_length"]
+        shapes = {"x": (n_train, length), "y": (n_train,)}
+        shapes |= {"x_test": (n_test, length), "y_test": (n_test,)}
+        return why_bad(d, shapes, "f", self.num_classes)
+
     def load(self):
         path = self.cache_path
-        d = _read_cache(path) if path.exists() else None
+        d = _read_cache(path, self.why_bad) if path.exists() else None
         if d is None:
             d = self._generate()
-            write_atomic(path, lambda tmp: _save_npz(tmp, d))
+            why = self.why_bad(d)
+            if why is not None:
+                raise BadData(f"MNIST-1D as generated is not the dataset: {why}")
+            # a file object: np.savez would append .npz to a name
+            write_cache(path, lambda f: np.savez(f, **d), self.data_dir)
         x, x_test = (
             torch.as_tensor(d[k], dtype=torch.float32).unsqueeze(1) for k in ("x", "x_test")
         )

@@ -17,6 +17,7 @@ import torch
 
 from biaslab.data.augment import crop_flip
 from biaslab.data.base import TensorDataModule
+from biaslab.data.checks import why_bad
 from biaslab.data.download import load_uint8
 from biaslab.schema import Flag
 
@@ -37,6 +38,7 @@ class ImageDataModule(TensorDataModule):
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     padding = 4  # pixels of the random crop (the ResNet paper's CIFAR augmentation)
+    image: tuple[int, int, int] = (1, 28, 28)  # (channels, height, width)
 
     def __init__(self, augment: Flag = False, **kwargs):
         super().__init__(**kwargs)
@@ -44,7 +46,14 @@ class ImageDataModule(TensorDataModule):
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def load(self):
-        d = load_uint8(self.name, self.data_dir, self.source_dir)
+        x, y = (None, *self.image), (None,)
+        shapes = {"x": x, "y": y, "x_test": x, "y_test": y}
+        d = load_uint8(
+            self.name,
+            self.data_dir,
+            self.source_dir,
+            check=lambda d: why_bad(d, shapes, "u", self.num_classes),
+        )
         return d["x"], d["y"], d["x_test"], d["y_test"]
 
     def prepare_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -130,6 +139,8 @@ class FashionMNIST(ImageDataModule):
 class _CIFAR(ImageDataModule):
     """3×32×32 colour images, 50,000 train / 10,000 test (Krizhevsky 2009); augmented by
     default, as in the ResNet paper's CIFAR experiments."""
+
+    image = (3, 32, 32)
 
     def __init__(self, augment: Flag = True, **kwargs):
         super().__init__(augment=augment, **kwargs)

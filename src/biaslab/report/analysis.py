@@ -13,7 +13,7 @@ import numpy as np
 from biaslab.report.compare import Comparison, identical_pairs
 from biaslab.report.compare import compare as compare_arms
 from biaslab.report.load import Run
-from biaslab.report.values import fmt_value, ident, sort_key
+from biaslab.report.values import fmt_value, ident, sort_key, why_not_a_value
 
 # Keys that differ between runs without being part of the experiment's design.
 IGNORED_KEYS = {
@@ -54,16 +54,14 @@ def why_unusable(run: Run, metric: str, compare: str) -> str | None:
         return f"config has no {compare}"
     if run.seed is None:
         return "no seed"
+    if isinstance(run.seed, bool) or not isinstance(run.seed, int):
+        return f"seed = {ident(run.seed)}: not an integer"
     value = run.metrics.get(metric)
     if value is None:
         if metric in run.metrics and "steps_to" in metric:
             return f"{metric} is null: the threshold was never reached"
         return f"no {metric} in metrics"
-    try:
-        ok = math.isfinite(float(value))
-    except (TypeError, ValueError):
-        ok = False
-    return None if ok else f"{metric} = {value!r}"
+    return why_not_a_value(metric, value)
 
 
 def choose_baseline(values: Sequence[Any], given: str | None) -> Any:

@@ -11,11 +11,12 @@ from typing import Any
 from biaslab.report import interaction, learned, same_value
 from biaslab.report.analysis import Group, analyze, choose_baseline, swept_keys, why_unusable
 from biaslab.report.load import Run
-from biaslab.report.provenance import provenance
+from biaslab.report.provenance import edit_evidence, provenance
 from biaslab.report.select import Selection, keep_selected, select
 from biaslab.report.sources import check_sources
-from biaslab.report.values import ident
+from biaslab.report.values import fmt_value, ident
 from biaslab.report.verdict import apply_holm, decide, default_margin
+from biaslab.results import UNSEALED
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Report:
     interactions_skipped: list[str] = field(default_factory=list)  # why, per context or value
     # the arms at each value of the tuned key both ran (--select): a sensitivity check
     at_same_value: list[same_value.AtValue] = field(default_factory=list)
+    edit_evidence: str | None = None  # records' digests: matching, absent, modified
 
     @property
     def comparisons(self):
@@ -74,7 +76,8 @@ def build_report(
     metric ``by`` (:mod:`biaslab.report.select`), per group. ``interaction_key``: ``KEY`` or
     ``KEY=REFERENCE``, a grouping key whose levels the gain is compared across
     (:mod:`biaslab.report.interaction`)."""
-    if not any(compare in r.config for r in runs):
+    # runs whose config is not read (unreadable, modified) cannot show a key is wrong
+    if any(r.config for r in runs) and not any(compare in r.config for r in runs):
         raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")
     _check_selection(runs, compare, metric, select_key, by)
     usable, problems = [], []
@@ -135,6 +138,10 @@ def build_report(
         by=by,
         selections=selections,
     )
+    rep.edit_evidence = edit_evidence(runs)
+    # records from before digests alone: their published reports read as they always did
+    if any(r.integrity not in ("", UNSEALED) for r in runs):
+        rep.provenance.append(f"- Edit evidence: {rep.edit_evidence}")
     rep.family_size, rep.eq_family_size = apply_holm(rep.comparisons)
     for cmp in rep.comparisons:
         decide(cmp, metric, margin, rep.eq_family_size)
@@ -182,3 +189,10 @@ def _check_selection(
         raise ValueError(f"--select {key}: no run has this config key")
     if not any(by in r.metrics for r in runs):
         raise ValueError(f"--by {by}: no run recorded this metric")
+    values = {ident(r.config.get(key)): r.config.get(key) for r in runs if compare in r.config}
+    if len(values) < 2:
+        shown = ", ".join(fmt_value(v) for v in values.values())
+        raise ValueError(
+            f"--select {key}: the runs hold one value of it ({shown}), so there is nothing to "
+            "tune: leave out --select and --by"
+        )

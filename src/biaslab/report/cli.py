@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import glob
 import math
 import shlex
 import sys
@@ -91,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "tested with its own Holm correction",
     )
     p.add_argument(
+        "--allow-modified",
+        action="store_true",
+        help="use records whose content_sha256 does not match their content (edited after "
+        "the run); left out and listed otherwise",
+    )
+    p.add_argument(
         "--log-wandb",
         action="store_true",
         help="also log the verdict table, summary and plots as one W&B run (job_type=report, "
@@ -113,19 +120,33 @@ def _positive(option: str, text: str | None, kind: type, allowed: str) -> float 
     return value
 
 
+def _refused_sources(args: argparse.Namespace) -> str | None:
+    """Why the sources named cannot be read (one line), or None."""
+    if not args.paths and not args.wandb:
+        return "give at least one PATH or --wandb ENTITY/PROJECT"
+    if args.group and not args.wandb:
+        return "--group needs --wandb"
+    for p in args.paths:
+        if not glob.glob(p, recursive=True) and not Path(p).exists():
+            return f"{p}: no such file or folder"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    if not args.paths and not args.wandb:
-        parser.error("give at least one PATH or --wandb ENTITY/PROJECT")
-    if args.group and not args.wandb:
-        parser.error("--group needs --wandb")
-    runs = load_files(args.paths) if args.paths else []
+    refused = _refused_sources(args)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    runs = load_files(args.paths, args.allow_modified) if args.paths else []
     if args.wandb:
         runs += load_wandb(args.wandb, args.group)
     if not runs:
-        parser.error("no runs found in " + (" ".join(args.paths) or args.wandb))
+        where = " ".join(args.paths) or args.wandb
+        print(f"error: no runs found in {where}: no results.json under it", file=sys.stderr)
+        return 2
     if args.out:
         out = Path(args.out)
     elif args.paths and Path(args.paths[0]).is_dir():
@@ -175,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         expected = sum({Path(job).parent: n for job, n in missing}.values())
         print(f"{len(missing)} of {expected} jobs missing (no results.json): see {path}")
+    if rep.edit_evidence:
+        print(rep.edit_evidence)
     print(f"report: {path}")
     if args.log_wandb:
         from biaslab.report.wandb_log import log_report  # W&B's client only on this path

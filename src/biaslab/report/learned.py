@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from biaslab.report.load import Run
+from biaslab.report.values import metric_value
 
 # MSE/baseline at or above this: no better than predicting a constant (the trivial baseline).
 TRIVIAL_CUTOFF = 0.9
@@ -41,14 +41,6 @@ def classes_of(run: Run, cache: dict[str, int | None]) -> int | None:
     return cache[target]
 
 
-def _number(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def at_chance(value: float, metric: str, classes: int | None) -> bool:
     """Whether one value of ``metric`` says the run did not learn: a ``*_over_baseline``
     ratio at or above the cutoff, or an accuracy (``…/acc``, ``…/acc_best``) within the
@@ -67,19 +59,19 @@ def why_not_learned(run: Run, metric: str, classes: int | None) -> str | None:
         k for k in run.metrics if k.startswith("test/") and k.endswith("_over_baseline")
     )
     for key in dict.fromkeys(ratios):
-        ratio = _number(run.metrics.get(key))
+        ratio = metric_value(key, run.metrics.get(key))
         if ratio is not None and at_chance(ratio, key, classes):
             return f"{key} {ratio:.3g} ≥ {TRIVIAL_CUTOFF} (no better than the trivial predictor)"
     if classes is None:
         return None
     chance = 1.0 / classes
-    acc = _number(run.metrics.get(ACC_METRIC))
+    acc = metric_value(ACC_METRIC, run.metrics.get(ACC_METRIC))
     if acc is not None and at_chance(acc, ACC_METRIC, classes):
         return (
             f"{ACC_METRIC} {acc * 100:.1f} % within {CHANCE_MARGIN * 100:g} pts of chance "
             f"({chance * 100:g} %)"
         )
-    loss = _number(run.metrics.get(TRAIN_LOSS))
+    loss = metric_value(TRAIN_LOSS, run.metrics.get(TRAIN_LOSS))
     if loss is not None and abs(loss - math.log(classes)) <= LOSS_TOLERANCE * math.log(classes):
         return f"{TRAIN_LOSS} {loss:.3f} ≈ ln {classes} = {math.log(classes):.3f} (uniform guess)"
     return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biaslab.results import FILENAME, find_results, read_results
+from biaslab.results import DIGEST, FILENAME, MODIFIED, find_results, integrity, read_results
 from biaslab.secrets import redact_override
 
 WANDB_STATUS = {
@@ -38,6 +38,8 @@ class Run:
     sweep: str = ""
     # the data's task kind and number of classes, as the run recorded them
     data: dict[str, Any] = field(default_factory=dict)
+    # a results.json's edit evidence (biaslab.results.integrity); "" for W&B runs
+    integrity: str = ""
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -93,17 +95,32 @@ def sweep_of(path: Path, cache: dict[Path, str | None]) -> str | None:
     return None
 
 
-def load_files(paths: Iterable[str | Path]) -> list[Run]:
+MODIFIED_WHY = (
+    f"modified after the run: its {DIGEST} does not match its content (--allow-modified uses it)"
+)
+
+
+def load_files(paths: Iterable[str | Path], allow_modified: bool = False) -> list[Run]:
     """Every results.json under ``paths``; an unreadable file becomes a run that is listed in
-    the report rather than a crash that hides every other run."""
+    the report rather than a crash that hides every other run. A record edited after its run
+    (:func:`biaslab.results.integrity`) is listed as ``modified``, none of its content used,
+    unless ``allow_modified``."""
     runs, cache = [], {}
     for path in find_results(*paths):
         try:
-            run = from_record(read_results(path), str(path))
+            record = read_results(path)
+            seal = integrity(record)
+            if seal == MODIFIED and not allow_modified:
+                runs.append(
+                    Run(str(path), "modified", None, {}, error=MODIFIED_WHY, integrity=seal)
+                )
+                continue
+            run = from_record(record, str(path))
         # JSONDecodeError is a ValueError; valid JSON of the wrong shape raises the others
         except (OSError, ValueError, TypeError, AttributeError) as e:
             runs.append(Run(str(path), "unreadable", None, {}, error=str(e)))
             continue
+        run.integrity = seal
         sweep = sweep_of(Path(path), cache)
         if sweep is not None:
             rel = os.path.relpath(sweep)  # shown relative to where the report ran, if inside

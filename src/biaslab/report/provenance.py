@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from biaslab.report.load import Run
+from biaslab.results import DIGEST, MODIFIED, SEALED, UNSEALED
 
 
 def _tally(values: Iterable[str]) -> str:
@@ -50,3 +51,23 @@ def provenance(runs: Sequence[Run]) -> list[str]:
             f"(median {np.median(times):.1f} s, max {max(times):.1f} s per {each})"
         )
     return lines
+
+
+def edit_evidence(runs: Sequence[Run]) -> str | None:
+    """How many results.json records carry a digest that matches their content, how many
+    were recorded before digests, and how many were modified after their run (used only
+    when ``--allow-modified`` read them: their status then is not ``modified``)."""
+    seals = [r.integrity for r in runs if r.integrity]
+    if not seals:
+        return None
+    parts = []
+    if seals.count(SEALED):
+        parts.append(f"{seals.count(SEALED)} with a matching {DIGEST}")
+    if seals.count(UNSEALED):
+        parts.append(f"{seals.count(UNSEALED)} {UNSEALED}")
+    modified = [r for r in runs if r.integrity == MODIFIED]
+    if modified:
+        used = sum(r.status != "modified" for r in modified)
+        how = "used: --allow-modified" if used else "not used"
+        parts.append(f"{len(modified)} {MODIFIED} ({how})")
+    return f"Records ({len(seals)}): " + ", ".join(parts)

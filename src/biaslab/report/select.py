@@ -27,7 +27,7 @@ from typing import Any
 
 from biaslab.report.learned import at_chance
 from biaslab.report.load import Run
-from biaslab.report.values import fmt_value, ident, lower_is_better, sort_key
+from biaslab.report.values import fmt_value, ident, lower_is_better, metric_value, sort_key
 
 TIE_RULE = (
     "fewest failed runs (not completed, no finite value, or an accuracy or `*_over_baseline` "
@@ -70,14 +70,6 @@ class Selection:
         return ", ".join(f"{k}={fmt_value(v)}" for k, v in self.group) or "all runs"
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def _mean(values: list[float]) -> float:
     return math.fsum(values) / len(values) if values else math.nan
 
@@ -89,7 +81,7 @@ def score(
     candidate's runs; ``classes`` gives a run's number of classes (its chance level)."""
     finite, good = [], []
     for r in runs:
-        v = _finite(r.metrics.get(by)) if r.status == "completed" else None
+        v = metric_value(by, r.metrics.get(by)) if r.status == "completed" else None
         if v is not None:
             finite.append(v)
             if not at_chance(v, by, classes(r)):

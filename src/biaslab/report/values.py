@@ -33,6 +33,51 @@ def scale(metric: str) -> float:
     return 100.0 if "acc" in metric.lower() and not lower_is_better(metric) else 1.0
 
 
+def is_accuracy(metric: str) -> bool:
+    """``…/acc``, ``…/acc_best`` (not ``…/acc_best_step``): a fraction in [0, 1]."""
+    leaf = metric.rsplit("/", 1)[-1]
+    return leaf == "acc" or (leaf.startswith("acc_") and not leaf.endswith("_step"))
+
+
+# The largest magnitude a metric may have: float32's. A run computes in float32 (or a float64
+# whose larger values are a divergence, not a measurement); past it the report's own arithmetic
+# and plots overflow.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def number(value: Any) -> float | None:
+    """A JSON number within float32's range as a float; None for anything else: a bool
+    (``True == 1`` in Python), a string ("0.9"), null, a list or object, an infinity, 1e308."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        x = float(value)
+    except OverflowError:  # an integer no float holds
+        return None
+    return x if abs(x) <= FLOAT32_MAX else None
+
+
+def why_not_a_value(metric: str, value: Any) -> str | None:
+    """Why a recorded ``metric`` value cannot be used (None: it can): not a number, not
+    finite, beyond float32's range, or an accuracy outside [0, 1]."""
+    x = number(value)
+    shown = ident(value) if len(ident(value)) <= 40 else ident(value)[:40] + "…"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{metric} = {shown}: not a number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{metric} = {value!r}"
+    if x is None:
+        return f"{metric} = {shown}: beyond float32's range (magnitude at most 3.4e38)"
+    if is_accuracy(metric) and not 0.0 <= x <= 1.0:
+        return f"{metric} = {shown}: an accuracy must be in [0, 1]"
+    return None
+
+
+def metric_value(metric: str, value: Any) -> float | None:
+    """``value`` as a float when it is a usable ``metric`` value, else None."""
+    return None if why_not_a_value(metric, value) else number(value)
+
+
 def fmt_num(x: float, metric: str, sign: bool = False) -> str:
     if not math.isfinite(x):
         return "—"
