@@ -283,7 +283,7 @@ def test_members_report_like_sequential_runs(make_cfg, tmp_path):
     # refused unless pooled, and then each seed counts twice in one group
     with pytest.raises(ValueError, match="--pool"):
         report.build_report(report.load_files([tmp_path]))
-    both = report.build_report(report.load_files([tmp_path]), pool=True)
+    both = report.build_report(report.load_files([tmp_path]), report.ReportOptions(pool=True))
     assert both.group_keys == [] and len(both.groups) == 1
     assert [a.duplicates for a in both.groups[0].arms] == [[0, 1, 2]] * 2
 

@@ -86,7 +86,7 @@ def bias_sweep(root: Path, *, gain: float, seeds=range(5), widths=(25,), true_se
 
 
 def build(root: Path, **kw) -> report.Report:
-    return report.build_report(report.load_files([root]), **kw)
+    return report.build_report(report.load_files([root]), report.ReportOptions(**kw))
 
 
 def test_bias_that_helps_is_found(tmp_path):
@@ -498,7 +498,9 @@ def test_batch_norm_groups_get_the_identity_section(tmp_path):
     assert "model.norm=batch" in section and "model.norm=none" not in section
     # comparing anything but the bias says nothing about it
     other = report.render_markdown(
-        report.build_report(report.load_files([tmp_path]), compare="model.norm")
+        report.build_report(
+            report.load_files([tmp_path]), report.ReportOptions(compare="model.norm")
+        )
     )
     assert "batch-norm identity" not in other
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from biaslab.report.build import build_report
+from biaslab.report.build import ReportOptions, build_report
 from biaslab.report.figure_marks import CI90_LABEL, merge_twin_lines
 from biaslab.report.figures import difference_figure
 from biaslab.report.load import load_files
@@ -29,7 +29,7 @@ def _texts(fig: Figure) -> list[str]:
 def test_difference_figure_draws_twins_once_with_words_and_the_90_interval(tmp_path, monkeypatch):
     drawn = _capture(monkeypatch)
     runs = load_files([str(ROOT / "results" / "bias_vs_norm_paired" / "runs")])
-    rep = build_report(runs, "model.bias")
+    rep = build_report(runs, ReportOptions("model.bias"))
     difference_figure(tmp_path / "d.png", rep)
     (fig,) = drawn
     labels = fig.legends[0].texts if fig.legends else fig.axes[0].get_legend().texts
@@ -47,7 +47,9 @@ def test_difference_figure_draws_twins_once_with_words_and_the_90_interval(tmp_p
 def test_solve_rates_get_their_own_panel(tmp_path, monkeypatch):
     drawn = _capture(monkeypatch)
     runs = load_files([str(ROOT / "results" / "forget_bias_first_design" / "runs")])
-    rep = build_report(runs, "model.forget_bias", "test/mse_over_baseline", "0", pool=True)
+    rep = build_report(
+        runs, ReportOptions("model.forget_bias", "test/mse_over_baseline", "0", pool=True)
+    )
     difference_figure(tmp_path / "d.png", rep)
     (fig,) = drawn
     assert len(fig.axes) == 2

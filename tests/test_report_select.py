@@ -49,7 +49,8 @@ def tuned_sweep(root: Path, table=TABLE, widths=(25,), lrs=LRS, seeds=SEEDS, **k
 
 def build(root: Path, **kw) -> report.Report:
     return report.build_report(
-        report.load_files([root]), select_key="optimizer.lr", by="val/acc_best", **kw
+        report.load_files([root]),
+        report.ReportOptions(select_key="optimizer.lr", by="val/acc_best", **kw),
     )
 
 
@@ -135,7 +136,8 @@ def test_direction_follows_the_metric(tmp_path):
                     extra={"optimizer": {"lr": lr}},
                 )
     rep = report.build_report(
-        report.load_files([tmp_path]), select_key="optimizer.lr", by="val/loss"
+        report.load_files([tmp_path]),
+        report.ReportOptions(select_key="optimizer.lr", by="val/loss"),
     )
     assert {s.arm: s.chosen for s in rep.selections} == {True: 0.01, False: 0.01}
 
@@ -183,7 +185,7 @@ def test_diverged_run_disqualifies_its_value(tmp_path):
 def test_bad_selection_is_refused(tmp_path, kw, message):
     tuned_sweep(tmp_path, seeds=range(2))
     with pytest.raises(ValueError, match=message):
-        report.build_report(report.load_files([tmp_path]), **kw)
+        report.build_report(report.load_files([tmp_path]), report.ReportOptions(**kw))
 
 
 def test_cli_select(tmp_path, capsys):
@@ -211,7 +213,7 @@ def test_steps_to_threshold_as_a_report_metric(tmp_path):
             write_run(tmp_path, f"s{s}_{fb}", seed=s, bias=fb, metrics={metric: steps})
     write_run(tmp_path, "s5_True", seed=5, bias=True, metrics={metric: None})
     write_run(tmp_path, "s5_False", seed=5, bias=False, metrics={metric: 4000})
-    rep = report.build_report(report.load_files([tmp_path]), metric=metric)
+    rep = report.build_report(report.load_files([tmp_path]), report.ReportOptions(metric=metric))
     (cmp,) = rep.groups[0].comparisons
     assert cmp.kind == "helps" and cmp.test.diff < 0
     assert any("never reached" in why for _, _, why in rep.problems)
@@ -287,9 +289,7 @@ def test_sources_count_every_run_read_not_only_the_chosen_ones(tmp_path):
         (tmp_path / name / "multirun.yaml").write_text("{}\n")  # what marks a Hydra sweep
     rep = report.build_report(
         report.load_files([tmp_path]),
-        select_key="optimizer.lr",
-        by="val/acc_best",
-        pool=True,
+        report.ReportOptions(select_key="optimizer.lr", by="val/acc_best", pool=True),
     )
     lines = {line.split("`")[1].rsplit("/", 1)[-1]: line for line in rep.sources if "`" in line}
     assert "20 runs read; used 5 seeds in 1 group" in lines["main"]

@@ -29,7 +29,7 @@ def paired_runs(root: Path, base: list[float], diffs: list[float], *, width=25, 
 
 
 def build(root: Path, **kw) -> report.Report:
-    return report.build_report(report.load_files([root]), **kw)
+    return report.build_report(report.load_files([root]), report.ReportOptions(**kw))
 
 
 # ---------------------------------------------------------------- learned-checks

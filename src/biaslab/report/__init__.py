@@ -12,7 +12,7 @@ tests), ``verdict`` (their words), ``analysis`` (groups, arms, comparisons), ``p
 
 from biaslab.report import stats, wandb_log
 from biaslab.report.analysis import Arm, Group
-from biaslab.report.build import Report, build_report
+from biaslab.report.build import Report, ReportOptions, build_report
 from biaslab.report.cli import build_parser, main, write_outputs
 from biaslab.report.compare import Comparison
 from biaslab.report.load import Run, from_record, load_files, load_wandb, sweep_commands
@@ -31,6 +31,7 @@ __all__ = [
     "Run",
     "build_parser",
     "build_report",
+    "ReportOptions",
     "from_record",
     "load_files",
     "load_wandb",

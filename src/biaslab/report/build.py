@@ -56,70 +56,62 @@ class Report:
         return [c for g in self.groups for c in g.comparisons]
 
 
-def build_report(
-    runs: Sequence[Run],
-    compare: str = "model.bias",
-    metric: str = "test/acc",
-    baseline: str | None = None,
-    command: str = "",
-    *,
-    margin: float | None = None,
-    classes: int | None = None,
-    pool: bool = False,
-    select_key: str | None = None,
-    by: str | None = None,
-    interaction_key: str | None = None,
-) -> Report:
-    """``margin`` in raw metric units (default: :func:`default_margin`); ``classes`` overrides
-    the number of classes read from each run's data module (the chance level). ``select_key``
-    and ``by``: compare each arm at its own best value of ``select_key`` by the mean validation
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a report compares and how (the command line's flags).
+
+    ``margin`` in raw metric units (default: :func:`default_margin`); ``classes`` overrides the
+    number of classes read from each run's data module (the chance level). ``select_key`` and
+    ``by``: compare each arm at its own best value of ``select_key`` by the mean validation
     metric ``by`` (:mod:`biaslab.report.select`), per group. ``interaction_key``: ``KEY`` or
     ``KEY=REFERENCE``, a grouping key whose levels the gain is compared across
     (:mod:`biaslab.report.interaction`)."""
+
+    compare: str = "model.bias"
+    metric: str = "test/acc"
+    baseline: str | None = None
+    command: str = ""
+    margin: float | None = None
+    classes: int | None = None
+    pool: bool = False
+    select_key: str | None = None
+    by: str | None = None
+    interaction_key: str | None = None
+
+
+def build_report(runs: Sequence[Run], opts: ReportOptions = ReportOptions()) -> Report:
+    """The report of ``runs``: which count, their groups, the family's tests and verdicts."""
+    compare, metric, select_key = opts.compare, opts.metric, opts.select_key
     # runs whose config is not read (unreadable, modified) cannot show a key is wrong
     if any(r.config for r in runs) and not any(compare in r.config for r in runs):
         raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")
-    _check_selection(runs, compare, metric, select_key, by)
-    usable, problems = [], []
-    for r in runs:
-        why = why_unusable(r, metric, compare)
-        if why is None:
-            usable.append(r)
-        else:
-            problems.append((r.source, r.status, why))
+    _check_selection(runs, compare, metric, select_key, opts.by)
     swept = swept_keys([r for r in runs if r.config])
     group_keys = [k for k in swept if k not in (compare, select_key)]
+    usable, problems = _usable(runs, metric, compare)
     cache: dict[str, int | None] = {}
 
     def classes_of(r: Run) -> int | None:  # the chance level: given, else the run's own
-        return classes if classes is not None else learned.classes_of(r, cache)
+        return opts.classes if opts.classes is not None else learned.classes_of(r, cache)
 
-    failed: dict[int, str] = {}  # every usable run's learned-check, chosen or not
-    for r in usable:
-        why = learned.why_not_learned(r, metric, classes_of(r))
-        if why is not None:
-            failed[id(r)] = why
+    # every usable run's learned-check, chosen or not
+    all_failed = {
+        id(r): why
+        for r in usable
+        if (why := learned.why_not_learned(r, metric, classes_of(r))) is not None
+    }
     every_value = usable
     selections: list[Selection] = []
     if select_key is not None:
-        selections = select(runs, compare, select_key, by, group_keys, classes_of)
+        selections = select(runs, compare, select_key, opts.by, group_keys, classes_of)
         usable = keep_selected(usable, selections, compare, select_key, group_keys)
-    all_failed, failed = failed, {id(r): failed[id(r)] for r in usable if id(r) in failed}
+    failed = {id(r): all_failed[id(r)] for r in usable if id(r) in all_failed}
     values = list({ident(r.config[compare]): r.config[compare] for r in usable}.values())
-    base = choose_baseline(values, baseline) if values else None
-    margin = default_margin(metric) if margin is None else margin
-    used_classes: dict[int, int] = {}
-    for r in usable:
-        k = classes_of(r)
-        if k is not None:
-            used_classes[k] = used_classes.get(k, 0) + 1
+    base = choose_baseline(values, opts.baseline) if values else None
+    margin = default_margin(metric) if opts.margin is None else opts.margin
     groups = analyze(usable, compare, metric, base, group_keys, failed, margin) if usable else []
-    read: dict[str, int] = {}
-    for r in runs:
-        read[r.sweep] = read.get(r.sweep, 0) + 1
-    sources = check_sources(groups, compare, pool, read)
     rep = Report(
-        command,
+        opts.command,
         compare,
         metric,
         base,
@@ -130,42 +122,97 @@ def build_report(
         problems,
         provenance=provenance(runs),
         margin=margin,
-        classes=used_classes,
+        classes=_chance_levels(usable, classes_of),
         not_learned=len(failed),
-        pool=pool,
-        sources=sources,
+        pool=opts.pool,
+        sources=check_sources(groups, compare, opts.pool, _read_per_sweep(runs)),
         select=select_key,
-        by=by,
+        by=opts.by,
         selections=selections,
     )
+    _edit_evidence(rep, runs)
+    _decide(rep)
+    if select_key is not None and base is not None:
+        _at_same_value(rep, every_value, all_failed)
+    if opts.interaction_key is not None:
+        _interactions(rep, opts.interaction_key)
+    return rep
+
+
+def _usable(runs: Sequence[Run], metric: str, compare: str):
+    """(runs the report can use, (source, status, why) of each it cannot)."""
+    usable, problems = [], []
+    for r in runs:
+        why = why_unusable(r, metric, compare)
+        if why is None:
+            usable.append(r)
+        else:
+            problems.append((r.source, r.status, why))
+    return usable, problems
+
+
+def _chance_levels(usable: Sequence[Run], classes_of) -> dict[int, int]:
+    """Number of classes → runs read with that chance level."""
+    used: dict[int, int] = {}
+    for r in usable:
+        k = classes_of(r)
+        if k is not None:
+            used[k] = used.get(k, 0) + 1
+    return used
+
+
+def _read_per_sweep(runs: Sequence[Run]) -> dict[str, int]:
+    read: dict[str, int] = {}
+    for r in runs:
+        read[r.sweep] = read.get(r.sweep, 0) + 1
+    return read
+
+
+def _edit_evidence(rep: Report, runs: Sequence[Run]) -> None:
     rep.edit_evidence = edit_evidence(runs)
     # records from before digests alone: their published reports read as they always did
     if any(r.integrity not in ("", UNSEALED) for r in runs):
         rep.provenance.append(f"- Edit evidence: {rep.edit_evidence}")
+
+
+def _decide(rep: Report) -> None:
+    """Holm's correction over the report's family, then every comparison's verdict."""
     rep.family_size, rep.eq_family_size = apply_holm(rep.comparisons)
     for cmp in rep.comparisons:
-        decide(cmp, metric, margin, rep.eq_family_size)
-    if select_key is not None and base is not None:
-        rep.at_same_value = same_value.at_shared_values(
-            every_value, compare, metric, base, group_keys, select_key, all_failed, margin, pool
-        )
-        same_value.flag_differing_choices(
-            [(g.key, c) for g in groups for c in g.comparisons],
-            selections,
-            base,
-            rep.at_same_value,
-            select_key,
-            metric,
-        )
-    if interaction_key is not None:
-        key, reference = interaction.parse(interaction_key)
-        if key == select_key:
-            raise ValueError(f"--interaction {key}: the key tuned by --select cannot be a level")
-        rep.interaction_key = key
-        rep.interactions, rep.interactions_skipped = interaction.interactions(
-            groups, group_keys, key, reference, metric, margin
-        )
-    return rep
+        decide(cmp, rep.metric, rep.margin, rep.eq_family_size)
+
+
+def _at_same_value(rep: Report, every_value: Sequence[Run], all_failed: dict[int, str]) -> None:
+    """The sensitivity check of a tuned report: the arms at each value both ran."""
+    rep.at_same_value = same_value.at_shared_values(
+        every_value,
+        rep.compare,
+        rep.metric,
+        rep.baseline,
+        rep.group_keys,
+        rep.select,
+        all_failed,
+        rep.margin,
+        rep.pool,
+    )
+    same_value.flag_differing_choices(
+        [(g.key, c) for g in rep.groups for c in g.comparisons],
+        rep.selections,
+        rep.baseline,
+        rep.at_same_value,
+        rep.select,
+        rep.metric,
+    )
+
+
+def _interactions(rep: Report, interaction_key: str) -> None:
+    key, reference = interaction.parse(interaction_key)
+    if key == rep.select:
+        raise ValueError(f"--interaction {key}: the key tuned by --select cannot be a level")
+    rep.interaction_key = key
+    rep.interactions, rep.interactions_skipped = interaction.interactions(
+        rep.groups, rep.group_keys, key, reference, rep.metric, rep.margin
+    )
 
 
 def _check_selection(

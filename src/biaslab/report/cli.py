@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from biaslab.report.build import Report, build_report
+from biaslab.report.build import Report, ReportOptions, build_report
 from biaslab.report.figures import make_plots
 from biaslab.report.load import load_files, load_wandb, missing_jobs, sweep_commands
 from biaslab.report.render import render_markdown
@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read runs from W&B instead")
     p.add_argument("--group", help="W&B group to read (with --wandb)")
+    _analysis_options(p)
+    return p
+
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    """How the runs are tested: margin, chance level, pooling, tuning, interaction."""
     p.add_argument(
         "--margin",
         help="equivalence margin δ, in the units the report shows: percentage points for "
@@ -103,7 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also log the verdict table, summary and plots as one W&B run (job_type=report, "
         "offline unless WANDB_MODE says otherwise)",
     )
-    return p
 
 
 def _positive(option: str, text: str | None, kind: type, allowed: str) -> float | int | None:
@@ -133,57 +138,11 @@ def _refused_sources(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    refused = _refused_sources(args)
-    if refused:
-        print(f"error: {refused}", file=sys.stderr)
-        return 2
-    runs = load_files(args.paths, args.allow_modified) if args.paths else []
-    if args.wandb:
-        runs += load_wandb(args.wandb, args.group)
-    if not runs:
-        where = " ".join(args.paths) or args.wandb
-        print(f"error: no runs found in {where}: no results.json under it", file=sys.stderr)
-        return 2
-    if args.out:
-        out = Path(args.out)
-    elif args.paths and Path(args.paths[0]).is_dir():
-        out = Path(args.paths[0])
-    else:
-        out = Path("report")
-    recorded = sorted({k for r in runs for k in r.metrics})
-    if recorded and args.metric not in recorded:
-        close = difflib.get_close_matches(args.metric, recorded, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else f": one of {', '.join(recorded)}"
-        print(f"error: --metric {args.metric} is not recorded by any run{hint}", file=sys.stderr)
-        return 2
+    args = build_parser().parse_args(argv)
     try:
-        margin = _positive(
-            "--margin",
-            args.margin,
-            float,
-            "must be a positive number (percentage points for accuracy, raw units otherwise)",
-        )
-        classes = _positive("--classes", args.classes, int, "must be a whole number ≥ 2")
-        if classes is not None and classes < 2:
-            raise ValueError(f"--classes {args.classes}: must be a whole number ≥ 2")
-        if margin is not None and scale(args.metric) == 100.0:
-            margin /= 100.0  # given in percentage points, tested in raw units
-        rep = build_report(
-            runs,
-            args.compare,
-            args.metric,
-            args.baseline,
-            command=shlex.join(["python", "-m", "biaslab.report", *map(redact_override, argv)]),
-            margin=margin,
-            classes=classes,
-            pool=args.pool,
-            select_key=args.select,
-            by=args.by,
-            interaction_key=args.interaction,
-        )
+        runs = _runs(args)
+        rep = build_report(runs, _options(args, argv))
         rep.sweeps = sweep_commands(args.paths)
         missing = missing_jobs(args.paths)
         why = "multirun.yaml expects it: no results.json"
@@ -191,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    out = _out_dir(args)
     path = write_outputs(rep, out)
     print_table(rep)
     if missing:
@@ -207,3 +167,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: no usable run: none completed with a finite {args.metric}", file=sys.stderr)
         return 1
     return 0
+
+
+def _runs(args: argparse.Namespace) -> list:
+    """The runs the sources name; ValueError (one line) when there are none to read."""
+    refused = _refused_sources(args)
+    if refused:
+        raise ValueError(refused)
+    runs = load_files(args.paths, args.allow_modified) if args.paths else []
+    if args.wandb:
+        runs += load_wandb(args.wandb, args.group)
+    if not runs:
+        where = " ".join(args.paths) or args.wandb
+        raise ValueError(f"no runs found in {where}: no results.json under it")
+    recorded = sorted({k for r in runs for k in r.metrics})
+    if recorded and args.metric not in recorded:
+        close = difflib.get_close_matches(args.metric, recorded, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f": one of {', '.join(recorded)}"
+        raise ValueError(f"--metric {args.metric} is not recorded by any run{hint}")
+    return runs
+
+
+def _options(args: argparse.Namespace, argv: list[str]) -> ReportOptions:
+    margin = _positive(
+        "--margin",
+        args.margin,
+        float,
+        "must be a positive number (percentage points for accuracy, raw units otherwise)",
+    )
+    classes = _positive("--classes", args.classes, int, "must be a whole number ≥ 2")
+    if classes is not None and classes < 2:
+        raise ValueError(f"--classes {args.classes}: must be a whole number ≥ 2")
+    if margin is not None and scale(args.metric) == 100.0:
+        margin /= 100.0  # given in percentage points, tested in raw units
+    return ReportOptions(
+        args.compare,
+        args.metric,
+        args.baseline,
+        command=shlex.join(["python", "-m", "biaslab.report", *map(redact_override, argv)]),
+        margin=margin,
+        classes=classes,
+        pool=args.pool,
+        select_key=args.select,
+        by=args.by,
+        interaction_key=args.interaction,
+    )
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    if args.out:
+        return Path(args.out)
+    if args.paths and Path(args.paths[0]).is_dir():
+        return Path(args.paths[0])
+    return Path("report")
