@@ -52,11 +52,14 @@ class OneWriter(Callback):
             sys.exit(0)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        saved = HydraConfig.instance().cfg
         try:
-            claim("hydra.sweep.dir", str(config.hydra.sweep.dir))
-            lines = _refused_jobs(config)
+            lines = _check_sweep(config)
         except ConfigError as e:
             lines = [f"error: {e}"]
+        finally:
+            if saved is not None:  # composing the jobs set it to each in turn
+                HydraConfig.instance().set_config(saved)
         if lines:
             _refuse(lines)
 
@@ -77,37 +80,41 @@ def claim(key: str, folder: str) -> None:
         raise ConfigError(key, folder, f"a folder that can be created ({e.strerror})") from None
 
 
-def _refused_jobs(config: DictConfig) -> list[str]:
-    """One line per job of the sweep that would be refused (the first :data:`SHOWN`, then a
-    count); none when the sweeper makes its jobs as it goes."""
-    jobs = sweep_plan.planned(config)
-    folder = Path(str(config.hydra.sweep.dir))
-    held = any(folder.rglob(FILENAME)) or any(folder.rglob(rundir.CHECKPOINT.name))
-    packs = bool(jobs) and sweep_plan.may_pack(config, jobs)
-    if not jobs or not (held or packs):
-        return []  # a new sweep of lone runs: nothing to compose
-    saved = HydraConfig.instance().cfg
+def _check_sweep(config: DictConfig) -> list[str]:
+    """Take the sweep folder's lock; return one line per job of the sweep that would be
+    refused (the first :data:`SHOWN`, then a count). Overlapping packed seeds are refused
+    before the lock, which creates the folder. Only a sweeper that knows its jobs up front
+    is checked job by job."""
+    folder = str(config.hydra.sweep.dir)
+    jobs = sweep_plan.planned(config) or []
+    composed: list[DictConfig] = []
     try:
-        composed = [sweep_plan.hydra_config(config, job) for job in jobs]
-    except (HydraException, OmegaConfBaseException):
-        return []  # Hydra reports a job it cannot compose itself
-    try:
-        if packs:
+        if jobs and sweep_plan.may_pack(config, jobs):
+            composed = [sweep_plan.hydra_config(config, job) for job in jobs]
             sweep_plan.check_seed_overlap(jobs, composed)
-        lines = []
-        for job, cfg in zip(jobs, composed, strict=True) if held else ():
-            try:
-                rundir.check_job(rundir.job_config(cfg, sweep_plan.output_dir(cfg)))
-            except ConfigError as e:
-                lines.append(f"error: job {job.num}: {e}")
-            except OmegaConfBaseException:
-                continue  # the job records it as any other
-    finally:
-        if saved is not None:
-            HydraConfig.instance().set_config(saved)
+        claim("hydra.sweep.dir", folder)
+        if not (jobs and _holds_runs(Path(folder))):
+            return []
+        composed = composed or [sweep_plan.hydra_config(config, job) for job in jobs]
+    except (HydraException, OmegaConfBaseException):
+        claim("hydra.sweep.dir", folder)
+        return []  # a job Hydra cannot compose: Hydra reports it itself
+    lines = []
+    for job, cfg in zip(jobs, composed, strict=True):
+        try:
+            rundir.check_job(rundir.job_config(cfg, sweep_plan.output_dir(cfg)))
+        except ConfigError as e:
+            lines.append(f"error: job {job.num}: {e}")
+        except OmegaConfBaseException:
+            continue  # the job records it as any other
     if len(lines) > SHOWN:
         lines = [*lines[:SHOWN], f"error: and {len(lines) - SHOWN} more of {len(jobs)} jobs"]
     return lines
+
+
+def _holds_runs(folder: Path) -> bool:
+    """Whether any job folder of the sweep holds a record or a checkpoint to protect."""
+    return any(folder.rglob(FILENAME)) or any(folder.rglob(rundir.CHECKPOINT.name))
 
 
 def _refuse(lines: list[str]) -> None:

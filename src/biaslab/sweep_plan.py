@@ -36,7 +36,8 @@ def planned(config: DictConfig) -> list[Job] | None:
     sweeper = config.hydra.sweeper
     if sweeper.get("_target_") != BASIC:
         return None
-    params = OmegaConf.to_container(sweeper.get("params") or {}, resolve=False)
+    params = sweeper.get("params")
+    params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
     lines = [f"{k}={v}" for k, v in params.items()]  # as BasicSweeper, then the command's
     lines += OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     loader = GlobalHydra.instance().hydra.config_loader
