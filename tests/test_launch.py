@@ -84,7 +84,7 @@ def test_a_killed_run_does_not_block_its_resume(tmp_path, data_dir):
     folder = tmp_path / "killed"
     args = [
         *TINY,
-        "trainer.max_steps=2000",
+        "trainer.max_steps=300",
         "checkpoint.every_n_steps=20",
         f"paths.data_dir={data_dir}",
         f"hydra.run.dir={folder}",
@@ -97,11 +97,9 @@ def test_a_killed_run_does_not_block_its_resume(tmp_path, data_dir):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    assert (folder / LOCK_FILE).read_text().strip() == str(proc.pid)  # the file stays ...
-    resumed = run_cli([*args, "trainer.max_steps=40", "resume=true"], tmp_path)
-    assert resumed.returncode != 2 or "no other run" not in resumed.stderr  # ... the lock not
-    # the checkpoint was made with max_steps=2000: resume with the same config
-    resumed = run_cli([*args, "resume=true"], tmp_path, timeout=600)
+    # the dead holder's PID stays in the file; the kernel released its lock
+    assert (folder / LOCK_FILE).read_text().strip() == str(proc.pid)
+    resumed = run_cli([*args, "resume=true"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     rec = json.loads((folder / "results.json").read_text())
     assert rec["status"] == "completed" and rec["resumed_from"]
