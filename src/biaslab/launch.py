@@ -38,14 +38,15 @@ class OneWriter(Callback):
         folder = str(config.hydra.run.dir)
         try:
             claim("hydra.run.dir", folder)
-            done = rundir.check_job(rundir.job_config(config, folder))
+            cfg = rundir.job_config(config, folder)
+            done = rundir.check_job(cfg)
         except ConfigError as e:
             _refuse([f"error: {e}"])
         except OmegaConfBaseException:
             return  # a value that does not resolve: the run records it as any other
         if done is not None:
             print(
-                f"nothing to do: {folder} holds a finished run of this config; "
+                f"nothing to do: {cfg.paths.output_dir} holds a finished run of this config; "
                 f"its {FILENAME} is unchanged",
                 file=sys.stderr,
             )
