@@ -16,7 +16,8 @@ from omegaconf import OmegaConf
 from biaslab.compose import compose_with_hydra
 from biaslab.config import ConfigError, check_paths
 from biaslab.folder_lock import LOCK_FILE
-from biaslab.sweep_plan import Job, check_seed_overlap
+from biaslab.seed_parallel import KEY
+from biaslab.sweep_plan import Job, check_seed_overlap, same_but_seeds
 from biaslab.train import main
 
 from .conftest import run_cli, start_cli
@@ -184,20 +185,27 @@ def test_hydra_overrides_are_screened_for_secrets(override):
     assert "<redacted>" in str(refused.value) and "abc123SECRET" not in str(refused.value)
 
 
-def _jobs(*seeds_and_bias):
-    jobs = [Job(i, [f"seed={s}", f"model.bias={b}"]) for i, (s, b) in enumerate(seeds_and_bias)]
-    cfgs = [
-        OmegaConf.create({"seed": s, "train": {"parallel_seeds": 3}}) for s, _ in seeds_and_bias
+def _check(*jobs):
+    """check_seed_overlap over jobs given as (seed, K, other overrides)."""
+    planned = [
+        Job(i, (f"seed={seed}", f"{KEY}={k}", *other)) for i, (seed, k, *other) in enumerate(jobs)
     ]
-    return jobs, cfgs
+    configs = {
+        j: OmegaConf.create({"seed": seed, "train": {"parallel_seeds": k}})
+        for j, (seed, k, *_) in zip(planned, jobs, strict=True)
+    }
+    check_seed_overlap(same_but_seeds(planned), configs.__getitem__)
 
 
 def test_packed_seeds_may_not_overlap_within_one_config():
-    check_seed_overlap(*_jobs((0, True), (3, True), (0, False), (1, None)))  # apart or other arms
+    _check((0, 3), (3, 3), (6, 3))  # 3 apart
+    _check((0, 3, "model.bias=true"), (1, 3, "model.bias=false"))  # two arms
     with pytest.raises(
         ConfigError, match=r"jobs 0 and 1 would both train seed 2\), e.g. seed=0,3$"
     ):
-        check_seed_overlap(*_jobs((0, True), (2, True), (5, False)))
+        _check((0, 3), (2, 3), (5, 3, "model.bias=false"))
+    with pytest.raises(ConfigError, match=r"would both train seed 0, 1\)"):
+        _check((0, 2), (0, 3))  # K differs, the seeds do not: the report pools them
 
 
 def test_a_sweep_job_refused_its_folder_stops_the_sweep_with_one_line(make_cfg, tmp_path, capsys):

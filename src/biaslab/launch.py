@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,15 +89,15 @@ def _check_sweep(config: DictConfig) -> list[str]:
     is checked job by job."""
     folder = str(config.hydra.sweep.dir)
     jobs = sweep_plan.planned(config) or []
-    composed: list[DictConfig] = []
+    compose = functools.cache(functools.partial(sweep_plan.hydra_config, config))
     try:
-        if jobs and sweep_plan.may_pack(config, jobs):
-            composed = [sweep_plan.hydra_config(config, job) for job in jobs]
-            sweep_plan.check_seed_overlap(jobs, composed)
+        groups = sweep_plan.same_but_seeds(jobs)
+        if groups and sweep_plan.may_pack(config, jobs):
+            sweep_plan.check_seed_overlap(groups, compose)
         claim("hydra.sweep.dir", folder)
         if not (jobs and _holds_runs(Path(folder))):
             return []
-        composed = composed or [sweep_plan.hydra_config(config, job) for job in jobs]
+        composed = [compose(job) for job in jobs]
     except (HydraException, OmegaConfBaseException):
         claim("hydra.sweep.dir", folder)
         return []  # a job Hydra cannot compose: Hydra reports it itself

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -20,10 +21,10 @@ from biaslab.seed_parallel import KEY, parallel_seeds
 BASIC = f"{BasicSweeper.__module__}.{BasicSweeper.__name__}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
     num: int
-    overrides: list[str]
+    overrides: tuple[str, ...]
 
 
 def _key(override: str) -> str:
@@ -43,7 +44,7 @@ def planned(config: DictConfig) -> list[Job] | None:
     loader = GlobalHydra.instance().hydra.config_loader
     parsed = OverridesParser.create(config_loader=loader).parse_overrides(lines)
     batches = BasicSweeper.split_arguments(parsed, sweeper.get("max_batch_size"))
-    return [Job(i, list(o)) for i, o in enumerate(o for batch in batches for o in batch)]
+    return [Job(i, tuple(o)) for i, o in enumerate(o for batch in batches for o in batch)]
 
 
 def hydra_config(config: DictConfig, job: Job) -> DictConfig:
@@ -66,16 +67,25 @@ def may_pack(config: DictConfig, jobs: list[Job]) -> bool:
     return parallel_seeds(config) > 1 or any(_key(o) == KEY for j in jobs for o in j.overrides)
 
 
-def check_seed_overlap(jobs: list[Job], composed: list[DictConfig]) -> None:
-    """Refuse jobs of one config (overrides equal but for ``seed``) whose packed seeds
-    ``seed .. seed+K-1`` overlap: those seeds would be trained, and recorded, twice."""
-    groups: dict[tuple[str, ...], list[tuple[int, int, Job]]] = defaultdict(list)
-    for job, cfg in zip(jobs, composed, strict=True):
-        seed = OmegaConf.select(cfg, "seed", throw_on_resolution_failure=False)
-        if isinstance(seed, int) and not isinstance(seed, bool):  # else validate refuses it
-            same = tuple(sorted(o for o in job.overrides if _key(o) != "seed"))
-            groups[same].append((seed, parallel_seeds(cfg), job))
-    for group in groups.values():
+def same_but_seeds(jobs: list[Job]) -> list[list[Job]]:
+    """The groups of two or more jobs whose overrides differ only in ``seed`` and
+    ``train.parallel_seeds``: one config, whose members the report pools by seed."""
+    groups: dict[tuple[str, ...], list[Job]] = defaultdict(list)
+    for job in jobs:
+        groups[tuple(sorted(o for o in job.overrides if _key(o) not in ("seed", KEY)))].append(job)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def check_seed_overlap(groups: list[list[Job]], compose: Callable[[Job], DictConfig]) -> None:
+    """Refuse jobs of one config whose packed seeds ``seed .. seed+K-1`` overlap: those seeds
+    would be trained, and recorded, twice. ``compose``: a job's config."""
+    for jobs in groups:
+        group = []
+        for job in jobs:
+            cfg = compose(job)
+            seed = OmegaConf.select(cfg, "seed", throw_on_resolution_failure=False)
+            if isinstance(seed, int) and not isinstance(seed, bool):  # else validate refuses it
+                group.append((seed, parallel_seeds(cfg), job))
         group.sort(key=lambda g: g[0])
         trained: dict[int, Job] = {}
         for seed, k, job in group:
