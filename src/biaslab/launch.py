@@ -88,19 +88,21 @@ def _check_sweep(config: DictConfig) -> list[str]:
     before the lock, which creates the folder. Only a sweeper that knows its jobs up front
     is checked job by job."""
     folder = str(config.hydra.sweep.dir)
-    jobs = sweep_plan.planned(config) or []
     compose = functools.cache(functools.partial(sweep_plan.hydra_config, config))
     try:
+        jobs = sweep_plan.planned(config) or []
         groups = sweep_plan.same_but_seeds(jobs)
         if groups and sweep_plan.may_pack(config, jobs):
             sweep_plan.check_seed_overlap(groups, compose)
-        claim("hydra.sweep.dir", folder)
-        if not (jobs and _holds_runs(Path(folder))):
-            return []
+    except (HydraException, OmegaConfBaseException):
+        jobs = []  # an override or a job Hydra cannot parse or compose: Hydra says so itself
+    claim("hydra.sweep.dir", folder)
+    if not (jobs and _holds_runs(Path(folder))):
+        return []
+    try:
         composed = [compose(job) for job in jobs]
     except (HydraException, OmegaConfBaseException):
-        claim("hydra.sweep.dir", folder)
-        return []  # a job Hydra cannot compose: Hydra reports it itself
+        return []
     lines = []
     for job, cfg in zip(jobs, composed, strict=True):
         try:
