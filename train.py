@@ -5,6 +5,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from biaslab.secrets import refuse_secret_arguments
 from biaslab.train import main as run
 
 
@@ -14,6 +15,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    # before Hydra parses anything: its errors would repeat a secret typed as an override
+    refuse_secret_arguments(sys.argv[1:])
     # Hydra's argparse stops collecting overrides at the first flag, so
     # `python train.py model.bias=false -m model.width=8,32` would fail: put -m first.
     flags = [a for a in sys.argv[1:] if a in ("-m", "--multirun")]

@@ -26,7 +26,10 @@ from omegaconf import DictConfig, open_dict
 
 from biaslab import fingerprint
 from biaslab.config import ConfigError, validate
+from biaslab.config.optimization import resolve_steps_per_call
 from biaslab.results import FILENAME, MODIFIED, integrity
+from biaslab.seed_parallel import parallel_seeds
+from biaslab.seed_parallel.members import members as plan_members
 
 FINISHED = ("completed", "diverged")
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -143,12 +146,20 @@ def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | Non
     return None
 
 
-def hydra_run_config(config: DictConfig) -> DictConfig:
-    """The job config of a ``python train.py`` run (no sweep) before Hydra has made its
-    folder: ``paths.output_dir`` is ``hydra.run.dir``. Sets HydraConfig as the run will."""
+def check_job(cfg: DictConfig) -> list[dict[str, Any]] | None:
+    """:func:`check` for a job's config as :func:`biaslab.train.train` sees it: the folder's
+    run recorded the ``train.steps_per_call`` it ran, and a packed job's seeds each have a
+    record of their own. For the launch, before Hydra writes into the folder."""
+    resolve_steps_per_call(cfg)
+    return check(cfg, plan_members(cfg, parallel_seeds(cfg), []))
+
+
+def job_config(config: DictConfig, output_dir: str) -> DictConfig:
+    """The job config of a composed Hydra config (``hydra`` node included) writing to
+    ``output_dir``, before Hydra has made that folder. Sets HydraConfig as the job will."""
     config = copy.deepcopy(config)
     with open_dict(config):
-        config.hydra.runtime.output_dir = os.path.abspath(str(config.hydra.run.dir))
+        config.hydra.runtime.output_dir = os.path.abspath(output_dir)
     HydraConfig.instance().set_config(config)  # run_job sets it again, the same way
     job = copy.deepcopy(config)
     with open_dict(job):

@@ -247,17 +247,23 @@ def _write(record: RunRecord, out_dir: Path, timing: dict[str, float], raising) 
 
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: train, print a summary, return the optimized metric to a sweeper.
-    A refused config or folder: one line, exit 2; a signal: one line, exit 128 + its number
-    (a sweep stops there); a full disk: one line, exit 1."""
+    A refused config or folder: one line, exit 2 (in a sweep, a refused folder stops it); a
+    signal: one line, exit 128 + its number (a sweep stops there); a full disk: one line,
+    exit 1."""
     # on a full disk every log line's file handler would print a traceback (Hydra's train.log,
     # W&B's debug log): the record and the one line below say what happened
     logging.raiseExceptions = False
     try:
         result = train(cfg)
     except (ConfigError, DataUnavailable) as e:
+        job = ""
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # Hydra records the job as failed and runs the rest of the sweep
-        print(f"error: {e}", file=sys.stderr)
+            if not isinstance(e, rundir.FolderInUse):
+                raise  # Hydra records the job as failed and runs the rest of the sweep
+            # a sweeper that makes jobs as it goes (Optuna) meets a folder refusal only here:
+            # the sweep stops at it, as a basic sweep stops before its first job
+            job = f"job {HydraConfig.get().job.num}: "
+        print(f"error: {job}{e}", file=sys.stderr)
         sys.exit(2)
     except Interrupted as e:
         then = "; resume with resume=true" if e.checkpoint else ""

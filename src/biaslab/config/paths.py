@@ -10,7 +10,6 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from biaslab.config.rules import (
     ABSENT,
@@ -21,7 +20,10 @@ from biaslab.config.rules import (
     ConfigError,
     resolvable,
 )
-from biaslab.secrets import ENV_HINT, is_secret_key, override_key
+from biaslab.secrets import ENV_HINT, secret_in_override
+
+# the kernel's views of processes and devices: no run's files can be kept there
+KERNEL_FILESYSTEMS = (Path("/proc"), Path("/sys"))
 
 
 def check_paths(cfg: DictConfig, hydra: DictConfig | None = None) -> None:
@@ -55,6 +57,9 @@ def _usable_folder(key: str, value: str) -> None:
     path = Path(value).expanduser().resolve()
     if path == Path(path.anchor):
         raise ConfigError(key, value, f"a folder of its own, not the filesystem root {path}")
+    kernel = next((p for p in KERNEL_FILESYSTEMS if path.is_relative_to(p)), None)
+    if kernel is not None:
+        raise ConfigError(key, value, f"a folder on a disk, not under {kernel} (the kernel's)")
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -65,14 +70,15 @@ def _usable_folder(key: str, value: str) -> None:
 
 
 def _no_secret_overrides(hydra: DictConfig) -> None:
-    """A secret typed as an override would be written in plain text to .hydra/*.yaml,
-    multirun.yaml, Hydra's log lines and the W&B run's command line."""
+    """A secret typed as an override, ``hydra.*`` ones included, would be written in plain
+    text to .hydra/*.yaml, multirun.yaml, Hydra's log lines and the W&B run's command line."""
     tree = OmegaConf.to_container(hydra, resolve=False)  # the overrides as typed
-    lines = list((tree.get("overrides") or {}).get("task") or [])
-    lines += [f"{k}=" for k in (tree.get("sweeper") or {}).get("params") or {}]
+    typed = tree.get("overrides") or {}
+    lines = [*(typed.get("task") or []), *(typed.get("hydra") or [])]
+    lines += [f"{k}={v}" for k, v in ((tree.get("sweeper") or {}).get("params") or {}).items()]
     for line in lines:
-        key = override_key(str(line))
-        if is_secret_key(key):
+        key = secret_in_override(str(line))
+        if key is not None:
             raise ConfigError(key, "<redacted>", f"no secret on the command line: {ENV_HINT}")
 
 
@@ -82,7 +88,6 @@ class SafeOutputPaths(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config)
-        _check_run_folder(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config)
@@ -95,31 +100,6 @@ class SafeOutputPaths(Callback):
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
-
-
-def _check_run_folder(config: DictConfig) -> None:
-    """The run's folder, before Hydra rewrites its .hydra/ files (see biaslab.rundir)."""
-    from biaslab import rundir
-    from biaslab.config.optimization import resolve_steps_per_call
-    from biaslab.seed_parallel import parallel_seeds
-    from biaslab.seed_parallel.members import members
-
-    try:
-        cfg = rundir.hydra_run_config(config)
-        resolve_steps_per_call(cfg)  # as train() does: the folder's run recorded the K it ran
-        done = rundir.check(cfg, members(cfg, parallel_seeds(cfg), []))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except OmegaConfBaseException:
-        return  # a value that does not resolve: the run records it as any other
-    if done is not None:
-        print(
-            f"nothing to do: {cfg.paths.output_dir} holds a finished run of this config; "
-            "its results.json is unchanged",
-            file=sys.stderr,
-        )
-        sys.exit(0)
 
 
 def _check_swept(config: DictConfig) -> None:
