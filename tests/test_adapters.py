@@ -6,10 +6,12 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
+from hydra.core.global_hydra import GlobalHydra
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import WandbLogger
 from torch.utils.data import DataLoader, TensorDataset
 
+from biaslab.adapters.hydra_sweep import BASIC_SWEEPER, compose_job, expand
 from biaslab.adapters.lightning_launch import relaunches_script
 from biaslab.adapters.lightning_loop import validates_now
 from biaslab.adapters.wandb_run import forget_run, started_run
@@ -89,3 +91,23 @@ def test_relaunches_script_only_for_the_strategy_that_reruns_the_command_line(
     monkeypatch.setattr(rank_zero_only, "rank", rank_zero_only.rank)  # a Trainer sets it
     outside = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)
     assert not relaunches_script(outside.strategy)
+
+
+def test_hydra_expands_a_sweep_in_its_launchers_order():
+    assert expand(["a=1,2", "b=x"]) == [["a=1", "b=x"], ["a=2", "b=x"]]
+    # a key given again (the command line after a preset's params) keeps its first place
+    assert expand(["a=1,2", "b=3", "a=5"]) == [["a=5", "b=3"]]
+    assert expand(["a=range(0,3)"], max_batch_size=2) == [["a=0"], ["a=1"], ["a=2"]]
+
+
+def test_hydra_composes_a_sweep_job_and_names_its_basic_sweeper():
+    from hydra import compose, initialize_config_dir
+
+    from biaslab.compose import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        sweep = compose("config", overrides=["model.width=8"], return_hydra_config=True)
+        assert sweep.hydra.sweeper._target_ == BASIC_SWEEPER
+        job = compose_job(sweep, ["model.width=16"])
+    assert job.model.width == 16 and "hydra" in job

@@ -6,15 +6,15 @@ a command line; this is the one place that composes it for them.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, open_dict
+
+from biaslab.adapters.hydra_sweep import expand
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: conf/ and train.py live here
 CONF_DIR = ROOT / "conf"
@@ -45,15 +45,4 @@ def sweep_jobs(preset: str, overrides: Sequence[str] = (), conf_dir: Path = CONF
     as Hydra's basic sweeper expands them (a key given on the command line wins)."""
     cfg = compose_with_hydra([f"+experiment={preset}"], conf_dir)
     params = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
-    choices: dict[str, list[str]] = {}  # the sweeper's order: a key's first mention, last value
-    for o in OverridesParser.create().parse_overrides([*params, *overrides]):
-        key = o.get_key_element()
-        if o.is_sweep_override():
-            if not o.is_discrete_sweep():
-                raise ValueError(f"{key}: the basic sweeper takes lists and ranges, not {o}")
-            choices[key] = list(o.sweep_string_iterator())
-        else:
-            choices[key] = [o.get_value_element_as_str()]
-    return [
-        dict(zip(choices, values, strict=True)) for values in itertools.product(*choices.values())
-    ]
+    return [dict(o.split("=", 1) for o in job) for job in expand([*params, *overrides])]

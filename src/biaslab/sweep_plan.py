@@ -10,15 +10,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from biaslab.adapters.hydra_sweep import BASIC_SWEEPER, compose_job, expand
 from biaslab.config import ConfigError
 from biaslab.seed_parallel import KEY, parallel_seeds
-
-BASIC = f"{BasicSweeper.__module__}.{BasicSweeper.__name__}"
 
 
 @dataclass(frozen=True)
@@ -35,22 +31,19 @@ def planned(config: DictConfig) -> list[Job] | None:
     """The jobs of the sweep ``config`` (the multirun's composed config) launches, numbered as
     the launcher numbers them; None when its sweeper makes jobs as it goes (Optuna, ...)."""
     sweeper = config.hydra.sweeper
-    if sweeper.get("_target_") != BASIC:
+    if sweeper.get("_target_") != BASIC_SWEEPER:
         return None
     params = sweeper.get("params")
     params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
     lines = [f"{k}={v}" for k, v in params.items()]  # as BasicSweeper, then the command's
     lines += OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    loader = GlobalHydra.instance().hydra.config_loader
-    parsed = OverridesParser.create(config_loader=loader).parse_overrides(lines)
-    batches = BasicSweeper.split_arguments(parsed, sweeper.get("max_batch_size"))
-    return [Job(i, tuple(o)) for i, o in enumerate(o for batch in batches for o in batch)]
+    jobs = expand(lines, sweeper.get("max_batch_size"))
+    return [Job(i, tuple(o)) for i, o in enumerate(jobs)]
 
 
 def hydra_config(config: DictConfig, job: Job) -> DictConfig:
     """The job's whole config (``hydra`` node included) as the basic launcher composes it."""
-    loader = GlobalHydra.instance().hydra.config_loader
-    composed = loader.load_sweep_config(config, list(job.overrides))
+    composed = compose_job(config, job.overrides)
     with open_dict(composed):
         composed.hydra.job.id = job.num
         composed.hydra.job.num = job.num
