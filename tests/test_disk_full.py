@@ -121,8 +121,9 @@ def tiny_fs(tmp_path):
 
 
 def test_a_full_tmpfs_at_the_second_checkpoint(tiny_fs, tmp_path, data_dir):
-    # 40 KiB: .hydra/ (3 pages) and one 15 KB checkpoint (4 pages) fit, a second does not
-    run = tiny_fs(40) / "run"
+    # 44 KiB: .hydra/ (3 pages), the folder's lock (1), one 15 KB checkpoint (4) and the
+    # record fit, a second checkpoint does not
+    run = tiny_fs(44) / "run"
     args = ["logger=none", "trainer.max_steps=20", "checkpoint.every_n_steps=10", *SMALL]
     r = run_cli([*args, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"], tmp_path)
     ckpt = run / "checkpoints" / "last.ckpt"

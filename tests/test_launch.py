@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf, open_dict
 
 from biaslab.compose import compose_with_hydra
 from biaslab.config import ConfigError, check_paths
@@ -178,8 +179,12 @@ def test_refused_with_one_line_before_anything_is_written(tmp_path, args, line):
         "+hydra.job.env_set={HF_TOKEN:abc123SECRET}",
     ],
 )
-def test_hydra_overrides_are_screened_for_secrets(override):
+def test_hydra_overrides_are_screened_for_secrets(override, tmp_path):
     composed = compose_with_hydra(["logger=none", override])
+    # as at a real launch: the run's folder known, whatever an earlier test left in HydraConfig
+    with open_dict(composed):
+        composed.hydra.runtime.output_dir = str(tmp_path)
+    HydraConfig.instance().set_config(composed)
     with pytest.raises(ConfigError) as refused:
         check_paths(composed, composed.hydra)
     assert "<redacted>" in str(refused.value) and "abc123SECRET" not in str(refused.value)

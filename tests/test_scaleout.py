@@ -11,6 +11,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from biaslab import distributed
 from biaslab.compose import compose_with_hydra
+from biaslab.config import ConfigError
 from biaslab.data.base import TensorBatches
 from biaslab.guards import Diverged, DivergenceGuard
 from biaslab.train import train
@@ -59,7 +60,6 @@ def test_ranks_are_spawned_only_where_lightning_would_relaunch_the_script(
     assert ranks("trainer=ddp_cpu") == 2
     assert ranks("trainer=ddp_cpu", "trainer.devices=1") == 0
     assert ranks("trainer=cpu") == 0
-    assert ranks("trainer=ddp_cpu", "model.width=0") == 0  # train() reports the bad value
     monkeypatch.setenv("LOCAL_RANK", "1")  # a rank already started (torchrun, srun, spawn)
     assert ranks("trainer=ddp_cpu") == 0
     # asking does not leave this process believing it is rank 1 (W&B would log nothing)
@@ -194,3 +194,17 @@ def test_two_runs_started_together_write_to_two_dirs(tmp_path, data_dir):
     jobs = _job_dirs(tmp_path)
     assert len(jobs) == 2
     assert all(json.loads((j / "results.json").read_text())["status"] == "completed" for j in jobs)
+
+
+def test_a_bad_value_under_ddp_is_recorded_once_without_starting_ranks(
+    tmp_path, data_dir, monkeypatch
+):
+    def spawn(*args, **kwargs):
+        raise AssertionError("ranks were started for a config that cannot work")
+
+    monkeypatch.setattr(distributed, "spawn", spawn)
+    cfg = compose_cfg(["trainer=ddp_cpu", "model.width=0", "logger=none"], tmp_path, data_dir)
+    with pytest.raises(ConfigError, match="model.width"):
+        train(cfg)
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["status"] == "failed" and "model.width" in record["error"]["message"]

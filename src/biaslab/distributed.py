@@ -48,7 +48,6 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from biaslab.adapters.lightning_launch import relaunches_script
-from biaslab.config import validate
 from biaslab.record import RunRecord, job_overrides
 from biaslab.results import FILENAME, read_results
 from biaslab.signals import Interrupted, StopOnSignal, handled
@@ -99,10 +98,10 @@ BUILD_ERRORS = (
 
 
 def ranks_to_spawn(cfg: DictConfig) -> int:
-    """How many processes :func:`spawn` should start for ``cfg``: the trainer's device count
-    where Lightning would re-launch the script for the other ranks, else 0 (one device, ranks
-    already started by a cluster or torchrun, ``ddp_spawn``, several nodes, or a config that
-    does not build: :func:`biaslab.train.train` records that error itself)."""
+    """How many processes :func:`spawn` should start for ``cfg`` (a validated config): the
+    trainer's device count where Lightning would re-launch the script for the other ranks,
+    else 0 (one device, ranks already started by a cluster or torchrun, ``ddp_spawn``, several
+    nodes, or a trainer that does not build: :func:`biaslab.train.train` records that error)."""
     trainer_cfg = cfg.get("trainer")
     if trainer_cfg is None or (
         str(trainer_cfg.get("devices", 1)) == "1" and str(trainer_cfg.get("num_nodes", 1)) == "1"
@@ -110,7 +109,6 @@ def ranks_to_spawn(cfg: DictConfig) -> int:
         return 0
     rank = rank_zero_only.rank  # a Trainer sets this process-wide; the probe must not
     try:
-        validate(cfg)
         OmegaConf.to_container(cfg, resolve=True)  # spawn() hands the ranks resolved values
         # the connector makes the same choice Lightning will make (devices=auto/-1, strategy)
         probe = instantiate(trainer_cfg, logger=False, callbacks=[], enable_checkpointing=False)

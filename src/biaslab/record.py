@@ -7,6 +7,7 @@ happened, so whatever stops a run, the file written in the end does not claim mo
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import traceback
@@ -18,7 +19,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab import fingerprint, tracking
-from biaslab.results import write_results
+from biaslab.atomic import DiskFull, is_disk_full
+from biaslab.results import FILENAME, write_results
+
+log = logging.getLogger(__name__)
 
 PACKAGES = (
     "biaslab",
@@ -139,3 +143,39 @@ class RunRecord:
         a packed job's members share the job's)."""
         self.data["timing"] = dict(timing)
         return write_results(directory, self.data)
+
+
+def close_and_write(records, members, loggers, timing, raising, write: bool) -> Exception | None:
+    """Close each member's logger, then write its record. A logger that cannot close (W&B's
+    offline files on a full disk) fails the record, which is written as failed; returned is
+    the first such error, for the caller to raise once every record is written."""
+    first = None
+    for r, m, lg in zip(records, members, loggers, strict=True):
+        r.data["timing"] = dict(timing)
+        lost = None
+        try:
+            tracking.finish(lg, {**r.data.get("params", {}), **r.metrics}, r.status)
+        except Exception as e:
+            lost = DiskFull(r.data.get("run") or m.out_dir) if is_disk_full(e) else e
+            if raising is None and isinstance(lost, DiskFull):  # its W&B copy is lost
+                r.fail(lost)
+        if write:
+            _write(r, m.out_dir, timing, raising or lost)
+        first = first or lost
+    return first
+
+
+def _write(record: RunRecord, out_dir: Path, timing: dict[str, float], raising) -> None:
+    """Write the record; a full disk while another error is on its way is left to that
+    error's one line (the partial file is removed either way)."""
+    try:
+        record.write(out_dir, timing)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        if raising is None:
+            raise DiskFull(out_dir / FILENAME) from None
+        if isinstance(raising, DiskFull):  # said in its one line
+            raising.unwritten.append(str(out_dir / FILENAME))
+        else:
+            log.error("could not write %s: %s", out_dir / FILENAME, DiskFull(out_dir / FILENAME))

@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from biaslab import fingerprint
-from biaslab.config import ConfigError, validate
+from biaslab.config import ConfigError, config_error
 from biaslab.config.optimization import resolve_steps_per_call
 from biaslab.results import FILENAME, MODIFIED, integrity
 from biaslab.seed_parallel import parallel_seeds
@@ -87,10 +87,12 @@ def _refuse_modified(members: Sequence[Any], records: list[dict[str, Any] | None
             )
 
 
-def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | None:
-    """Raise :class:`FolderInUse` (or the config's own :class:`ConfigError`) if this run may
-    not use its folder; return the finished records when ``resume=true`` has nothing to do;
-    else None: train."""
+def check(
+    cfg: DictConfig, members: Sequence[Any], invalid: Exception | None
+) -> list[dict[str, Any]] | None:
+    """Raise :class:`FolderInUse` (or ``invalid``, the config's own error from
+    :func:`biaslab.config.config_error`) if this run may not use its folder; return the
+    finished records when ``resume=true`` has nothing to do; else None: train."""
     job_dir = Path(cfg.paths.output_dir)
     ckpt = job_dir / CHECKPOINT
     records = [_record(Path(m.out_dir)) for m in members]
@@ -99,7 +101,8 @@ def check(cfg: DictConfig, members: Sequence[Any]) -> list[dict[str, Any]] | Non
     finished = [r for r in records if r and r.get("status") in FINISHED]
     if not finished and not ckpt.exists():
         return None  # nothing to lose: train (the config is validated as usual)
-    validate(cfg)  # a bad value is refused before the folder's records are touched
+    if invalid is not None:  # a bad value is refused before the folder's records are touched
+        raise invalid
     key = _folder_key()
     if cfg.get("overwrite"):
         return None
@@ -151,7 +154,7 @@ def check_job(cfg: DictConfig) -> list[dict[str, Any]] | None:
     run recorded the ``train.steps_per_call`` it ran, and a packed job's seeds each have a
     record of their own. For the launch, before Hydra writes into the folder."""
     resolve_steps_per_call(cfg)
-    return check(cfg, plan_members(cfg, parallel_seeds(cfg), []))
+    return check(cfg, plan_members(cfg, parallel_seeds(cfg), []), config_error(cfg))
 
 
 def job_config(config: DictConfig, output_dir: str) -> DictConfig:

@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,16 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from biaslab import distributed, rundir, signals, steps_per_call, tracking
-from biaslab.atomic import DiskFull, full_disk_error, is_disk_full
-from biaslab.config import ConfigError, validate
+from biaslab.atomic import DiskFull, full_disk_error
+from biaslab.config import ConfigError, config_error
 from biaslab.data.download import DataUnavailable
 from biaslab.guards import Diverged
 from biaslab.job import build_task, build_trainer, make_loggers
 from biaslab.outcome import outcome
-from biaslab.record import RunRecord, git_commit, job_overrides, versions
+from biaslab.record import RunRecord, close_and_write, git_commit, job_overrides, versions
 from biaslab.results import FILENAME
 from biaslab.seed_parallel import parallel_seeds
+from biaslab.seed_parallel.members import Member
 from biaslab.seed_parallel.members import members as plan_members
 from biaslab.signals import Interrupted, StopOnSignal
 from biaslab.summary import print_summary
@@ -100,17 +102,66 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     """
     quiet_lightning()
     steps_per_call.resolve(cfg)  # train.steps_per_call=auto: what runs, in the record too
+    invalid = config_error(cfg)  # the one check of the config: acted on below
     k = parallel_seeds(cfg)
     members = plan_members(cfg, k, job_overrides())
-    done = rundir.check(cfg, members)  # before anything in the folder is written
+    done = rundir.check(cfg, members, invalid)  # before anything in the folder is written
     if done is not None:
         return _nothing_to_do(cfg, done, members)
     # a packed job shares one device: build_trainer refuses more, recording why
-    nprocs = distributed.ranks_to_spawn(cfg) if k == 1 else 0
+    nprocs = distributed.ranks_to_spawn(cfg) if k == 1 and invalid is None else 0
     if nprocs:  # several devices: every rank runs this function (see biaslab.distributed)
         return distributed.spawn(functools.partial(train, callbacks=callbacks), cfg, nprocs)
-    rank_zero = distributed.global_rank() == 0  # writes results.json and logs, alone
-    started = time.perf_counter()
+    job = _set_up(cfg, members)
+    raising: BaseException | None = None
+    try:
+        with signals.handled(job.stop):
+            if invalid is not None:
+                raise invalid  # recorded as the run's failure, before any training
+            _fit_and_test(job, callbacks)
+    except Interrupted as e:
+        raising = e
+        for i, r in enumerate(job.records):
+            r.metrics.update(_metrics_so_far(job.task, i))
+            r.interrupt(e.record())
+        raise
+    except BaseException as e:
+        raising = e
+        for r in job.records:
+            r.fail(e)
+        raise
+    finally:
+        _finalize(job, raising)
+    return outcome(_best_metric(cfg), job.records, [m.out_dir for m in members], job.dir)
+
+
+@dataclass
+class _Job:
+    """What a job's steps share: its config and members, one record and one logger per
+    member, the task once built, its checkpoint, the signal handler and the timing."""
+
+    cfg: DictConfig
+    members: Sequence[Member]
+    records: list[RunRecord]
+    loggers: list[Any]
+    stop: StopOnSignal
+    started: float = field(default_factory=time.perf_counter)
+    timing: dict[str, float] = field(default_factory=dict)
+    task: Any = None
+    # global rank 0 writes results.json and logs, alone
+    rank_zero: bool = field(default_factory=lambda: distributed.global_rank() == 0)
+
+    @property
+    def dir(self) -> Path:
+        return Path(self.cfg.paths.output_dir)
+
+    @property
+    def ckpt(self) -> Path:
+        return self.dir / rundir.CHECKPOINT
+
+
+def _set_up(cfg: DictConfig, members: Sequence[Member]) -> _Job:
+    """One record per member, with where and how it runs, before anything can fail."""
     # torch's intra-op threads: a run's timing means little without them (a joblib worker
     # gets cores // n_jobs)
     provenance = {
@@ -119,87 +170,80 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
         "torch_threads": torch.get_num_threads(),
     }
     seeds = [m.seed for m in members]
-    job_dir = Path(cfg.paths.output_dir)
+    job_dir = str(Path(cfg.paths.output_dir))
     # a packed seed also records its job: the seeds packed with it and the job's folder
     packing = [
-        {} if k == 1 else {"seed_parallel": {"seeds": seeds, "member": i, "job_dir": str(job_dir)}}
+        {"seed_parallel": {"seeds": seeds, "member": i, "job_dir": job_dir}}
+        if len(members) > 1
+        else {}
         for i in range(len(members))
     ]
     records = [
         RunRecord(m.cfg, m.overrides, provenance, **extra)
         for m, extra in zip(members, packing, strict=True)
     ]
-    loggers: list[Any] = [None] * len(members)
-    task = None
-    timing: dict[str, float] = {}
-    ckpt = job_dir / rundir.CHECKPOINT
+    ckpt = Path(job_dir) / rundir.CHECKPOINT
     stop = StopOnSignal(functools.partial(_save_on_signal, cfg, ckpt))
-    raising: BaseException | None = None
-    try:
-        with signals.handled(stop):
-            validate(cfg)
-            if cfg.get("overwrite"):  # replaced: its checkpoint must not be resumed later
-                ckpt.unlink(missing_ok=True)
-            task, data, params = build_task(cfg, members)
-            if rank_zero:
-                loggers = make_loggers(members, params)
-            for r, lg in zip(records, loggers, strict=True):
-                r.update(params=params, data=data_spec(data), run=tracking.run_location(lg))
-            trainer = build_trainer(cfg, task, loggers, [stop, *callbacks])
-            resume_from = ckpt if cfg.resume and ckpt.exists() else None
-            if cfg.resume and resume_from is None:
-                log.info("resume=true but %s does not exist: starting from scratch", ckpt)
-            for r in records:
-                r.update(
-                    device=str(trainer.strategy.root_device),
-                    world_size=trainer.world_size,
-                    resumed_from=str(resume_from) if resume_from else None,
-                )
+    return _Job(cfg, members, records, [None] * len(members), stop)
 
-            t0 = time.perf_counter()
-            try:
-                # weights_only: a checkpoint is data, never code to run
-                trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
-            except Diverged as e:
-                for i in task.live():  # a lone run; a packed job's members are retired already
-                    task.mark_diverged(i, e)
-                log.warning("run diverged: %s", e)
-            timing["fit_s"] = time.perf_counter() - t0
-            for i, r in enumerate(records):
-                r.metrics.update(task.member_metrics(i))
-            if task.live():
-                if cfg.checkpoint.at_end:
-                    # the full state (optimizer, loops), not weights only: resume needs all of it
-                    trainer.save_checkpoint(ckpt, weights_only=False)
-                t0 = time.perf_counter()
-                trainer.test(task, datamodule=data, verbose=False)
-                timing["test_s"] = time.perf_counter() - t0
-            for i, r in enumerate(records):
-                r.metrics.update(task.member_metrics(i))  # the test's, added to the fit's
-                if i in task.retired:
-                    r.update(status="diverged", divergence=task.retired[i]["divergence"])
-                else:
-                    r.update(status="completed")
-    except Interrupted as e:
-        raising = e
-        for i, r in enumerate(records):
-            r.metrics.update(_metrics_so_far(task, i))
-            r.interrupt(e.record())
-        raise
-    except BaseException as e:
-        raising = e
-        for r in records:
-            r.fail(e)
-        raise
-    finally:
-        timing["total_s"] = time.perf_counter() - started
-        # a rank whose parent is gone writes nothing: no one asked for this run any more
-        write = rank_zero and not distributed.parent_gone()
-        lost = _close(records, members, loggers, timing, raising, write)
-        if lost is not None and raising is None:
-            raise lost
-    metric = cfg.optimized_metric or task.best_metric
-    return outcome(metric, records, [m.out_dir for m in members], job_dir)
+
+def _fit_and_test(job: _Job, callbacks: Sequence[L.Callback]) -> None:
+    """Build the task, data, loggers and trainer; fit (from the checkpoint on resume), save
+    the end state, test; each member's metrics and status into its record."""
+    cfg, records = job.cfg, job.records
+    if cfg.get("overwrite"):  # replaced: its checkpoint must not be resumed later
+        job.ckpt.unlink(missing_ok=True)
+    job.task, data, params = build_task(cfg, job.members)
+    task = job.task
+    if job.rank_zero:
+        job.loggers = make_loggers(job.members, params)
+    for r, lg in zip(records, job.loggers, strict=True):
+        r.update(params=params, data=data_spec(data), run=tracking.run_location(lg))
+    trainer = build_trainer(cfg, task, job.loggers, [job.stop, *callbacks])
+    resume_from = job.ckpt if cfg.resume and job.ckpt.exists() else None
+    if cfg.resume and resume_from is None:
+        log.info("resume=true but %s does not exist: starting from scratch", job.ckpt)
+    for r in records:
+        r.update(
+            device=str(trainer.strategy.root_device),
+            world_size=trainer.world_size,
+            resumed_from=str(resume_from) if resume_from else None,
+        )
+    t0 = time.perf_counter()
+    try:
+        # weights_only: a checkpoint is data, never code to run
+        trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
+    except Diverged as e:
+        for i in task.live():  # a lone run; a packed job's members are retired already
+            task.mark_diverged(i, e)
+        log.warning("run diverged: %s", e)
+    job.timing["fit_s"] = time.perf_counter() - t0
+    for i, r in enumerate(records):
+        r.metrics.update(task.member_metrics(i))
+    if task.live():
+        if cfg.checkpoint.at_end:
+            # the full state (optimizer, loops), not weights only: resume needs all of it
+            trainer.save_checkpoint(job.ckpt, weights_only=False)
+        t0 = time.perf_counter()
+        trainer.test(task, datamodule=data, verbose=False)
+        job.timing["test_s"] = time.perf_counter() - t0
+    for i, r in enumerate(records):
+        r.metrics.update(task.member_metrics(i))  # the test's, added to the fit's
+        if i in task.retired:
+            r.update(status="diverged", divergence=task.retired[i]["divergence"])
+        else:
+            r.update(status="completed")
+
+
+def _finalize(job: _Job, raising: BaseException | None) -> None:
+    """Close the loggers and write every record, whatever happened; a logger's lost files
+    (a full disk) are raised once every record is written."""
+    job.timing["total_s"] = time.perf_counter() - job.started
+    # a rank whose parent is gone writes nothing: no one asked for this run any more
+    write = job.rank_zero and not distributed.parent_gone()
+    lost = close_and_write(job.records, job.members, job.loggers, job.timing, raising, write)
+    if lost is not None and raising is None:
+        raise lost
 
 
 def _metrics_so_far(task, i: int) -> dict[str, Any]:
@@ -207,42 +251,6 @@ def _metrics_so_far(task, i: int) -> dict[str, Any]:
         return task.member_metrics(i) if task is not None else {}
     except Exception:  # interrupted before the task had a trainer: no metrics yet
         return {}
-
-
-def _close(records, members, loggers, timing, raising, write: bool) -> Exception | None:
-    """Close each member's logger, then write its record. A logger that cannot close (W&B's
-    offline files on a full disk) fails the record, which is written as failed; returned is
-    the first such error, for the caller to raise once every record is written."""
-    first = None
-    for r, m, lg in zip(records, members, loggers, strict=True):
-        r.data["timing"] = dict(timing)
-        lost = None
-        try:
-            tracking.finish(lg, {**r.data.get("params", {}), **r.metrics}, r.status)
-        except Exception as e:
-            lost = DiskFull(r.data.get("run") or m.out_dir) if is_disk_full(e) else e
-            if raising is None and isinstance(lost, DiskFull):  # its W&B copy is lost
-                r.fail(lost)
-        if write:
-            _write(r, m.out_dir, timing, raising or lost)
-        first = first or lost
-    return first
-
-
-def _write(record: RunRecord, out_dir: Path, timing: dict[str, float], raising) -> None:
-    """Write the record; a full disk while another error is on its way is left to that
-    error's one line (the partial file is removed either way)."""
-    try:
-        record.write(out_dir, timing)
-    except OSError as e:
-        if not is_disk_full(e):
-            raise
-        if raising is None:
-            raise DiskFull(out_dir / FILENAME) from None
-        if isinstance(raising, DiskFull):  # said in its one line
-            raising.unwritten.append(str(out_dir / FILENAME))
-        else:
-            log.error("could not write %s: %s", out_dir / FILENAME, DiskFull(out_dir / FILENAME))
 
 
 def main(cfg: DictConfig) -> float | None:

@@ -20,7 +20,7 @@ from biaslab.config.keys import check_known_keys, check_resolves, check_types
 from biaslab.config.paths import SafeOutputPaths, check_paths
 from biaslab.config.rules import RULES, ConfigError, check_rules
 
-__all__ = ["RULES", "ConfigError", "SafeOutputPaths", "check_paths", "validate"]
+__all__ = ["RULES", "ConfigError", "SafeOutputPaths", "check_paths", "config_error", "validate"]
 
 
 def validate(cfg: DictConfig) -> None:
@@ -34,3 +34,13 @@ def validate(cfg: DictConfig) -> None:
     check_types(cfg)
     for check in COMBINATIONS:
         check(cfg)
+
+
+def config_error(cfg: DictConfig) -> Exception | None:
+    """:func:`validate`'s verdict as a value, for a run that checks its config once and acts on
+    the answer where it must (before its folder is touched, or recorded as a failed run)."""
+    try:
+        validate(cfg)
+    except Exception as e:  # whatever validate raises, the run records it as its failure
+        return e
+    return None
