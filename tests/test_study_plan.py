@@ -125,6 +125,7 @@ def test_published_seeds_refused():
         fail_at_most=None,
         launcher=None,
         logger="none",
+        threads=None,
         name="x",
         out="x",
     )
@@ -316,6 +317,7 @@ def test_forget_bias_plan_runs_a_job_per_seed_on_the_log_scale():
         fail_at_most=None,
         launcher=None,
         logger="none",
+        threads=None,
         name="fb",
         out="fb",
         pack=True,
