@@ -49,9 +49,13 @@ publish: install
 	@echo "a new report: add it to src/biaslab/report/claims.py, then make answer"
 
 # Rebuild every published report from the committed runs, each with the command its header
-# records (after a change to the report code, so that every report reads alike).
+# records (after a change to the report code, so that every report reads alike); a study's
+# (a folder with a plan.yaml) from its plan, choice and runs.
 reports: install
 	set -e; for f in $$(find results -name report.md | sort); do \
+	  if test -f $$(dirname $$f)/plan.yaml; then \
+	    $(PY) -m biaslab.study report $$(dirname $$f) > /dev/null; echo "rebuilt $$f"; continue; \
+	  fi; \
 	  cmd=$$(sed -n 's/^Command: `python \(-m biaslab\.report .*\)`$$/\1/p' $$f); \
 	  test -n "$$cmd" || { echo "$$f: no 'Command: \`python -m biaslab.report …\`' line"; exit 2; }; \
 	  eval "$(PY) $$cmd" > /dev/null; echo "rebuilt $$f"; \

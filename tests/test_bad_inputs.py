@@ -1,5 +1,7 @@
 """Every row of docs/bad-inputs.md, run as the table says: the exact line it prints, its exit
 code, and that nothing trained. The rows are read from the document, so the two cannot drift.
+The study rows (``plan …``/``run …``) go to ``python -m biaslab.study``; those written out
+in full run as typed, with a fresh ``--out``.
 
 Most rows run in-process (``biaslab.train.main`` on the composed config; Hydra's own errors
 from composing); some run ``train.py`` for real: the output-path row, which ``make_cfg`` would
@@ -19,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from biaslab.config import ConfigError, check_paths
 from biaslab.results import read_results
+from biaslab.study.cli import main as study_main
 from biaslab.train import main
 
 from .conftest import CONF, ROOT, run_cli
@@ -44,14 +47,10 @@ class Row:
 
 
 def read_table(path: Path = DOC) -> list[Row]:
-    """The rows of the section "The table" (the inputs of ``python train.py``) whose first
-    cell is a backquoted input; other tools' refusals have sections and tests of their own."""
+    """The rows of the markdown tables whose first cell is a backquoted input."""
     rows = []
-    section = ""
     for line in path.read_text().splitlines():
-        if line.startswith("## "):
-            section = line[3:].strip()
-        if section != "The table" or not line.startswith("| `"):
+        if not line.startswith("| `"):
             continue
         cells = [c.strip().strip("`") for c in line.strip().strip("|").split(" | ")]
         assert len(cells) == 5, f"a row needs 5 cells: {line}"
@@ -60,10 +59,16 @@ def read_table(path: Path = DOC) -> list[Row]:
 
 
 ROWS = read_table()
+STUDY = [r for r in ROWS if r.input.split()[0] in ("plan", "run")]
+# the study rows written out in full (not "plan ... --cap 10" or "run DIR")
+STUDY_TYPED = [r for r in STUDY if "..." not in r.input and "DIR" not in r.input]
 OURS = [
     r
     for r in ROWS
-    if r.exit == 2 and not r.input.startswith("paths.output_dir=") and r.refused not in COMMAND_ONLY
+    if r.exit == 2
+    and not r.input.startswith("paths.output_dir=")
+    and r.refused not in COMMAND_ONLY
+    and r not in STUDY
 ]
 HYDRA = [r for r in ROWS if r.exit != 2]
 CLI = [r for r in ROWS if r.input in CLI_ROWS or r.refused in COMMAND_ONLY]
@@ -106,6 +111,15 @@ def test_refused_with_one_line_before_training(make_cfg, tmp_path, monkeypatch, 
     assert rec["status"] == "failed" and rec["error"]["type"] == "ConfigError"
     assert rec["metrics"] == {} and "params" not in rec
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize("row", STUDY_TYPED, ids=[r.input for r in STUDY_TYPED])
+def test_study_refuses_before_writing_a_plan(tmp_path, capsys, row):
+    assert row.refused == "before plan.yaml"
+    out = tmp_path / "study"
+    assert study_main([*row.overrides, f"--out={out}"]) == row.exit
+    assert capsys.readouterr().err.splitlines() == [row.prints]
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("row", HYDRA, ids=[r.input for r in HYDRA])

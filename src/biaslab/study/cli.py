@@ -46,6 +46,9 @@ def _plan_parser(sub) -> None:
     p.add_argument("--fail-at-most", type=float)
     p.add_argument("--launcher", help="Hydra launcher overrides, e.g. 'hydra/launcher=joblib'")
     p.add_argument("--logger", default="none")
+    p.add_argument(
+        "--threads", type=int, help="OMP_NUM_THREADS of every job (default: the caller's)"
+    )
 
 
 def parser() -> argparse.ArgumentParser:

@@ -66,6 +66,14 @@ def command(plan: Plan, plan_hash: str, sweep: list[str], out: Path) -> list[str
     ]
 
 
+def environment(plan: Plan) -> dict[str, str]:
+    """The jobs' environment: the caller's, with the plan's thread count where it fixes one."""
+    env = os.environ.copy()
+    if plan.threads is not None:
+        env["OMP_NUM_THREADS"] = str(plan.threads)
+    return env
+
+
 def launch(plan: Plan, plan_hash: str, folder: Path, tag: str, jobs: list[Job]) -> None:
     """Run ``jobs`` (each sweep in its own folder); a job that fails is left for the records
     to show (its place then holds a failed outcome, or none)."""
@@ -75,4 +83,4 @@ def launch(plan: Plan, plan_hash: str, folder: Path, tag: str, jobs: list[Job]) 
         cmd = command(plan, plan_hash, sweep, out)
         (out / "command.txt").write_text(" ".join(cmd[1:]) + "\n")
         with open(out / "launch.log", "w") as log:
-            subprocess.run(cmd, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=log)
+            subprocess.run(cmd, cwd=ROOT, env=environment(plan), stdout=log, stderr=log)

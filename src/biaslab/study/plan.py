@@ -58,6 +58,9 @@ class Plan(BaseModel):
     fail_metric: str = "val/acc"
     fail_at_most: float | None = None  # a run at or below this (chance) failed
     launcher: list[str] = []  # e.g. hydra/launcher=joblib hydra.launcher.n_jobs=2
+    # torch's intra-op threads per run (OMP_NUM_THREADS of every job): a run reproduces bit for
+    # bit only at the same count, so a resumed study must not inherit another shell's
+    threads: int | None = Field(default=None, ge=1)
     logger: str = "none"
 
     @model_validator(mode="after")

@@ -123,6 +123,7 @@ def from_args(args: argparse.Namespace) -> Plan:
         fail_at_most=fail_at_most,
         launcher=args.launcher.split() if args.launcher else [],
         logger=args.logger,
+        threads=args.threads,
     )
     refuse_published(plan, str(OmegaConf.select(cfg, "task_name")))
     return plan
