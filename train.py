@@ -5,8 +5,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from biaslab.secrets import refuse_secret_arguments
-from biaslab.train import main as run
+from biaslab.records.secrets import refuse_secret_arguments
+from biaslab.run.train import main as run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig
 
-from biaslab.compose import CONF_DIR, ROOT, compose_job
+from biaslab.config.compose import CONF_DIR, ROOT, compose_job
+from biaslab.data import local_copy
 
 CONF = CONF_DIR  # the tests read conf/ to list options and presets
 
@@ -67,3 +70,20 @@ def start_cli(args: list[str], cwd: Path, **popen) -> subprocess.Popen:
     """Start ``python train.py ARGS`` without waiting: for runs started together or killed."""
     argv, env = cli_command(args)
     return subprocess.Popen(argv, cwd=cwd, env=env, **popen)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every download attempt fails at once, as on a machine without network."""
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+@pytest.fixture
+def no_system_copy(monkeypatch):
+    """torchvision's path, even where Debian's Fashion-MNIST is installed (tests/test_local_copy.py
+    covers the system copy)."""
+    monkeypatch.setattr(local_copy, "SYSTEM_DIRS", {})

@@ -103,7 +103,7 @@ def test_hydra_expands_a_sweep_in_its_launchers_order():
 def test_hydra_composes_a_sweep_job_and_names_its_basic_sweeper():
     from hydra import compose, initialize_config_dir
 
-    from biaslab.compose import CONF_DIR
+    from biaslab.config.compose import CONF_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from biaslab.report import answer as answer_mod
-from biaslab.report.answer import BEGIN, END, headline, splice, write_answer
+from biaslab.report.answer import BEGIN, END, splice, write_answer
+from biaslab.report.answer_data import headline
 from biaslab.report.answer_page import readme_table
 from biaslab.report.cli import main as report_main
 from tests.conftest import ROOT, run_cli

@@ -8,8 +8,8 @@ import threading
 import pytest
 import torch
 
-from biaslab.atomic import write_atomic, write_text_atomic
 from biaslab.data.mnist1d import MNIST1D
+from biaslab.records.atomic import write_atomic, write_text_atomic
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):

@@ -3,7 +3,7 @@ code, and that nothing trained. The rows are read from the document, so the two 
 The study rows (``plan …``/``run …``) go to ``python -m biaslab.study``; those written out
 in full run as typed, with a fresh ``--out``.
 
-Most rows run in-process (``biaslab.train.main`` on the composed config; Hydra's own errors
+Most rows run in-process (``biaslab.run.train.main`` on the composed config; Hydra's own errors
 from composing); some run ``train.py`` for real: the output-path row, which ``make_cfg`` would
 overwrite and which must leave no folder, one error printed by Hydra itself, and the rows
 refused on the command line or at a sweep's launch, which have no in-process equivalent.
@@ -20,9 +20,9 @@ import pytest
 from hydra.core.hydra_config import HydraConfig
 
 from biaslab.config import ConfigError, check_paths
-from biaslab.results import read_results
+from biaslab.records.results import read_results
+from biaslab.run.train import main
 from biaslab.study.cli import main as study_main
-from biaslab.train import main
 
 from .conftest import CONF, ROOT, run_cli
 

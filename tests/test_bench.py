@@ -59,7 +59,7 @@ def test_every_round_of_a_case_trains_the_project_path_again(tmp_path, data_dir)
     into a folder that already holds one (the default --rounds is 3)."""
     from biaslab.bench.cases import make_cases
     from biaslab.bench.throughput import Plan, bench_case
-    from biaslab.compose import CONF_DIR
+    from biaslab.config.compose import CONF_DIR
 
     case = make_cases(["mnist1d"], 16, 512, str(data_dir))[0]
     plan = Plan(rounds=2, windows_per_round=1, fixed_steps=(2, 3))
@@ -74,7 +74,7 @@ def test_the_bench_times_calls_of_several_steps_on_whole_calls(tmp_path, data_di
     put on multiples of 5, and both paths still train the same number of samples."""
     from biaslab.bench.cases import make_cases
     from biaslab.bench.throughput import Plan, bench_case
-    from biaslab.compose import CONF_DIR
+    from biaslab.config.compose import CONF_DIR
 
     case = make_cases(["mnist1d"], 16, 512, str(data_dir))[0]
     plan = Plan(rounds=1, windows_per_round=1, fixed_steps=(2, 3))
@@ -90,7 +90,7 @@ def test_the_default_bench_measures_the_default_path_of_ten_steps_a_call(tmp_pat
     as the default run does, and the row says so."""
     from biaslab.bench.cases import make_cases
     from biaslab.bench.throughput import Plan, bench_case
-    from biaslab.compose import CONF_DIR
+    from biaslab.config.compose import CONF_DIR
 
     case = make_cases(["mnist1d"], 16, 512, str(data_dir))[0]
     plan = Plan(rounds=1, windows_per_round=1, window_s=0.05, warmup_s=0.01)

@@ -11,7 +11,7 @@ from torch import nn
 
 from biaslab.bench import cli
 from biaslab.bench.floor import measured_time, step_flops, sweep_floor
-from biaslab.results import SCHEMA_VERSION
+from biaslab.records.results import SCHEMA_VERSION
 
 
 def test_step_flops_counts_a_linear_layer_forward_and_backward():

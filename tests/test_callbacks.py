@@ -6,7 +6,7 @@ from __future__ import annotations
 import lightning as L
 import pytest
 
-from biaslab.train import train
+from biaslab.run.train import train
 
 FIT_STARTS: list[str] = []
 
@@ -50,7 +50,7 @@ def test_configured_and_passed_callbacks_both_run(make_cfg, k):
 def test_the_lr_monitor_option_composes_into_a_callback(make_cfg):
     from lightning.pytorch.callbacks import LearningRateMonitor
 
-    from biaslab.job import configured_callbacks
+    from biaslab.run.job import configured_callbacks
 
     cfg = make_cfg("callbacks=lr_monitor")
     (cb,) = configured_callbacks(cfg)

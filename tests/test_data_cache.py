@@ -16,8 +16,8 @@ import torch
 
 from biaslab.data import download
 from biaslab.data.mnist1d import MNIST1D
-from biaslab.results import read_results
-from biaslab.train import main
+from biaslab.records.results import read_results
+from biaslab.run.train import main
 
 SMALL = {"num_samples": 200}
 

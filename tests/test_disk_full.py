@@ -13,8 +13,8 @@ import subprocess
 import pytest
 import torch
 
-from biaslab.results import read_results
-from biaslab.train import main
+from biaslab.records.results import read_results
+from biaslab.run.train import main
 
 from .conftest import run_cli
 
@@ -38,7 +38,7 @@ def _one_line(capsys) -> str:
 
 
 def test_torchs_error_at_a_checkpoint_is_a_full_disk(make_cfg, tmp_path, monkeypatch, capsys):
-    from biaslab import checkpointing
+    from biaslab.resume import checkpointing
 
     monkeypatch.setattr(checkpointing.torch, "save", torch_full_disk)
     with pytest.raises(SystemExit) as e:
@@ -57,7 +57,8 @@ def test_torchs_error_at_a_checkpoint_is_a_full_disk(make_cfg, tmp_path, monkeyp
 
 
 def test_no_room_for_the_record_either_is_one_line(make_cfg, tmp_path, monkeypatch, capsys):
-    from biaslab import checkpointing, results
+    from biaslab.records import results
+    from biaslab.resume import checkpointing
 
     def no_room(path, text):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

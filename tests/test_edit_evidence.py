@@ -9,10 +9,10 @@ import json
 import pytest
 
 from biaslab.config import ConfigError
+from biaslab.records.results import DIGEST, MODIFIED, SEALED, UNSEALED, find_results, integrity
 from biaslab.report.cli import main as report_main
 from biaslab.report.load import load_files
-from biaslab.results import DIGEST, MODIFIED, SEALED, UNSEALED, find_results, integrity
-from biaslab.train import main, train
+from biaslab.run.train import main, train
 
 from .conftest import ROOT
 from .test_report import bias_sweep

@@ -7,7 +7,7 @@ import pytest
 
 from biaslab.config import validate
 
-from .test_protocol_presets import header, jobs, runs
+from .helpers import header, jobs, runs
 
 
 def values(grid: list[dict[str, str]], key: str) -> set[str]:
@@ -21,7 +21,7 @@ def test_image_presets_log_the_shifted_test_accuracy(make_cfg, name):
     validate(cfg)
     assert cfg.data._target_.endswith("FashionMNIST")
     shift = cfg.callbacks.shift_eval
-    assert shift._target_ == "biaslab.shift_eval.ShiftEval"
+    assert shift._target_ == "biaslab.callbacks.shift_eval.ShiftEval"
     assert set(shift.shifts) == {"brighter", "darker", "contrast_0.5", "contrast_0.25"}
 
 

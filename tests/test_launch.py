@@ -14,12 +14,12 @@ import pytest
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
-from biaslab.compose import compose_with_hydra
 from biaslab.config import ConfigError, check_paths
-from biaslab.folder_lock import LOCK_FILE
+from biaslab.config.compose import compose_with_hydra
+from biaslab.launch.lock import LOCK_FILE
+from biaslab.launch.sweep_plan import Job, check_seed_overlap, same_but_seeds
+from biaslab.run.train import main
 from biaslab.seed_parallel import KEY
-from biaslab.sweep_plan import Job, check_seed_overlap, same_but_seeds
-from biaslab.train import main
 
 from .conftest import run_cli, start_cli
 

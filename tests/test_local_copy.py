@@ -2,8 +2,6 @@
 Debian's package (skipped with the reason when it is not installed)."""
 
 import gzip
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,8 +10,8 @@ import torch
 from biaslab.config import ConfigError, validate
 from biaslab.data import download, local_copy, vision
 from biaslab.data.download import DataUnavailable
-from biaslab.results import read_results
-from biaslab.train import main
+from biaslab.records.results import read_results
+from biaslab.run.train import main
 
 from .image_files import write_idx_folder
 
@@ -24,18 +22,8 @@ needs_debian = pytest.mark.skipif(
     "apt-get install dataset-fashion-mnist",
 )
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-
-
-@pytest.fixture
-def no_system_copy(monkeypatch):
-    monkeypatch.setattr(local_copy, "SYSTEM_DIRS", {})
+# every test here: no download succeeds
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def _expect(monkeypatch, written: dict) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from biaslab.job import build_task
 from biaslab.models.cnn import CNN
 from biaslab.models.packed import PackedGroupNorm, PackedModel
 from biaslab.models.params import decay_groups
+from biaslab.run.job import build_task
 from biaslab.seed_parallel import parallel_seeds
 from biaslab.seed_parallel.members import members
 

@@ -18,9 +18,9 @@ from biaslab.config import ConfigError
 from biaslab.models.cnn import CNN
 from biaslab.models.mlp import MLP
 from biaslab.models.packed import PackedModel
-from biaslab.results import find_results, read_results
-from biaslab.seed_parallel.task import SeedParallelClassifier
-from biaslab.train import train
+from biaslab.records.results import find_results, read_results
+from biaslab.run.train import train
+from biaslab.tasks.packed import SeedParallelClassifier
 
 from .wandb_records import records, run_contents
 
@@ -346,7 +346,7 @@ def test_what_cannot_be_packed_is_refused_before_training(make_cfg, tmp_path, ov
 
 
 def test_a_resumed_job_ends_like_an_uninterrupted_one(make_cfg, tmp_path):
-    from .test_records import Crash
+    from .helpers import Crash
 
     args = [
         "seed=1",

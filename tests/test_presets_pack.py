@@ -4,7 +4,7 @@ names the unpacked form. Presets whose model does not pack sweep the seed instea
 
 import pytest
 
-from biaslab.compose import compose_with_hydra
+from biaslab.config.compose import compose_with_hydra
 from biaslab.seed_parallel import parallel_seeds
 from biaslab.seed_parallel.members import PACKABLE_MODELS, check
 

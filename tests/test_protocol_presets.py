@@ -3,14 +3,12 @@ its sweep expands to the grid its header states, the fixed-lr variant included."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from biaslab.compose import compose_with_hydra, sweep_jobs
 from biaslab.config import validate
+from biaslab.config.compose import compose_with_hydra
 
-from .conftest import CONF
+from .helpers import header, jobs, runs
 
 MNIST1D_TUNED = [
     "bias_vs_width",
@@ -22,25 +20,8 @@ MNIST1D_TUNED = [
 ]
 
 
-def jobs(name: str, *args: str) -> list[dict[str, str]]:
-    return sweep_jobs(name, args)
-
-
-def runs(name: str) -> int:
-    """The runs a preset's sweep makes: its jobs × the seeds each job packs (or the swept
-    seeds, for a preset whose model does not pack)."""
-    k = compose_with_hydra([f"+experiment={name}"]).train.parallel_seeds
-    return len(jobs(name)) * k
-
-
 def values(grid: list[dict[str, str]], key: str) -> set[str]:
     return {job[key] for job in grid}
-
-
-def header(name: str) -> str:
-    text = Path(CONF / "experiment" / f"{name}.yaml").read_text()
-    # the comment lines as one text, so a phrase may wrap
-    return " ".join(line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#"))
 
 
 @pytest.mark.parametrize("name", MNIST1D_TUNED)

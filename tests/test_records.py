@@ -13,9 +13,11 @@ import pytest
 import torch
 
 from biaslab.config import ConfigError
-from biaslab.results import read_results
-from biaslab.signals import Interrupted
-from biaslab.train import main, train
+from biaslab.records.results import read_results
+from biaslab.resume.signals import Interrupted
+from biaslab.run.train import main, train
+
+from .helpers import Crash
 
 SMALL = ("model.width=2",)
 
@@ -35,17 +37,6 @@ class Signal(L.Callback):
         if trainer.global_step + 1 == self.step and not self.sent:
             self.sent = True
             os.kill(os.getpid(), self.signum)
-
-
-class Crash(L.Callback):
-    """Fails the run at the start of step ``step``: a kill right after the checkpoint before."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.global_step + 1 == self.step:
-            raise RuntimeError(f"killed at step {self.step}")
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(make_cfg, tmp_path):
@@ -144,7 +135,7 @@ def test_resume_runs_the_validation_of_the_checkpoint_step(make_cfg, tmp_path):
 
 
 def test_a_full_disk_leaves_no_partial_checkpoint(make_cfg, tmp_path, monkeypatch, capsys):
-    from biaslab import checkpointing
+    from biaslab.resume import checkpointing
 
     written = []
 
@@ -179,7 +170,7 @@ def test_a_crashed_run_with_a_schedule_resumes_to_the_same_metrics(make_cfg, tmp
     # schedule must resume at the step it was saved at, not one off
     import lightning as L
 
-    from biaslab.train import train
+    from biaslab.run.train import train
 
     base = [
         "trainer.max_steps=60",

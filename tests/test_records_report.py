@@ -7,11 +7,11 @@ import json
 
 from omegaconf import OmegaConf
 
+from biaslab.records.results import write_results
 from biaslab.report.cli import main
 from biaslab.report.load import load_files
-from biaslab.results import write_results
 
-from .test_report import bias_sweep, write_run
+from .helpers import bias_sweep, write_run
 
 SECRET = "abcd1234secretvalue"
 

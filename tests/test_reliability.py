@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from biaslab.results import read_results
-from biaslab.train import train
+from biaslab.records.results import read_results
+from biaslab.run.train import train
 
 from .conftest import run_cli, start_cli
 

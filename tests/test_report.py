@@ -8,85 +8,13 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from biaslab import report
+from biaslab.records.results import write_results
 from biaslab.report import stats
-from biaslab.results import write_results
 
-NOISE = np.random.default_rng(0).normal(0.0, 0.002, size=(64,))
-
-
-def write_run(
-    root: Path,
-    name: str,
-    *,
-    seed: int,
-    bias,
-    width: int = 25,
-    metrics: dict | None = None,
-    status: str = "completed",
-    error: dict | None = None,
-    acc: float | None = None,
-    extra: dict | None = None,
-    record: dict | None = None,
-) -> Path:
-    """A results.json shaped like train.py's, including the keys that differ per run for
-    bookkeeping only (output paths, shuffle seed) and must not split groups."""
-    out = root / name
-    config = {
-        "task_name": "train",
-        "seed": seed,
-        "tags": [],
-        "optimized_metric": "val/acc",
-        "model": {
-            "_target_": "biaslab.models.cnn.CNN",
-            "width": width,
-            "depth": 3,
-            "bias": bias,
-            "kernel_size": [5, 3, 3],
-        },
-        "data": {"seed": 42, "shuffle_seed": seed, "data_dir": "/tmp/data"},
-        "trainer": {"max_steps": 100, "default_root_dir": str(out)},
-        "paths": {"output_dir": str(out), "data_dir": "/tmp/data"},
-        "logger": {"save_dir": str(out)},
-        **(extra or {}),
-    }
-    record = {
-        **(record or {}),
-        "status": status,
-        "seed": seed,
-        "overrides": [f"model.bias={str(bias).lower()}", f"model.width={width}", f"seed={seed}"],
-        "config": config,
-        "metrics": metrics if metrics is not None else {"test/acc": acc, "test/loss": 1 - acc},
-        "params": {
-            "params/total": 100 * width + (10 * width if bias is True else 0),
-            "params/bias": 10 * width if bias is True else 0,
-            "params/norm": 0,
-            "params/trainable": 100 * width,
-        },
-    }
-    if error:
-        record["error"] = error
-    return write_results(out, record)
-
-
-def bias_sweep(root: Path, *, gain: float, seeds=range(5), widths=(25,), true_seeds=None):
-    """bias=true scores exactly ``gain`` above bias=false, plus small noise, for each seed."""
-    for w in widths:
-        for s in seeds:
-            base = 0.70 + 0.01 * s + NOISE[s]
-            write_run(root, f"w{w}_s{s}_f", seed=s, bias=False, width=w, acc=base)
-        for s in true_seeds if true_seeds is not None else seeds:
-            base = 0.70 + 0.01 * s + NOISE[s]
-            write_run(
-                root, f"w{w}_s{s}_t", seed=s, bias=True, width=w, acc=base + gain + NOISE[32 + s]
-            )
-
-
-def build(root: Path, **kw) -> report.Report:
-    return report.build_report(report.load_files([root]), report.ReportOptions(**kw))
+from .helpers import NOISE, bias_sweep, build, write_run
 
 
 def test_bias_that_helps_is_found(tmp_path):

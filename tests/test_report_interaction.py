@@ -9,9 +9,9 @@ import pytest
 from scipy import stats as sps
 
 from biaslab import report
-from biaslab.results import write_results
-from tests.test_report import write_run
-from tests.test_report_v2 import build, paired_runs
+from biaslab.records.results import write_results
+
+from .helpers import build, paired_runs, write_run
 
 BASE = [0.80, 0.82, 0.81, 0.79, 0.83, 0.80]
 GAIN_NARROW = [0.060, 0.055, 0.070, 0.065, 0.058, 0.062]  # width 8

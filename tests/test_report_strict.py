@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from biaslab.records.results import write_results
 from biaslab.report.cli import main
-from biaslab.results import write_results
 
 from .test_report import bias_sweep, write_run
 

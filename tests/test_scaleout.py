@@ -9,12 +9,12 @@ import torch
 from lightning.fabric.plugins.environments.lightning import find_free_network_port
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-from biaslab import distributed
-from biaslab.compose import compose_with_hydra
 from biaslab.config import ConfigError
+from biaslab.config.compose import compose_with_hydra
 from biaslab.data.base import TensorBatches
-from biaslab.guards import Diverged, DivergenceGuard
-from biaslab.train import train
+from biaslab.run import distributed
+from biaslab.run.train import train
+from biaslab.tasks.guards import Diverged, DivergenceGuard
 
 from .conftest import CONF, compose_cfg, run_cli, start_cli
 from .wandb_records import run_contents

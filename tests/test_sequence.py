@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from biaslab.data.sequence import BLANK, DELIMITER, Adding, Copy
-from biaslab.results import read_results
-from biaslab.train import print_summary, train
+from biaslab.records.results import read_results
+from biaslab.run.train import print_summary, train
 
 
 def test_adding_layout_and_target():
@@ -149,7 +149,7 @@ def test_forget_bias_preset_grid(make_cfg):
 def test_steps_to_threshold_is_recorded(make_cfg, tmp_path, monkeypatch):
     """val/steps_to_0.1: the first validation step with val MSE / baseline below 0.1, in
     results.json; null when never reached."""
-    from biaslab.sequence_task import Regressor
+    from biaslab.tasks.sequence import Regressor
 
     args = (
         "model=lstm",

@@ -1,4 +1,5 @@
-"""The test accuracy under a brightness offset and a contrast scale (biaslab.shift_eval)."""
+"""The test accuracy under a brightness offset and a contrast scale
+(biaslab.callbacks.shift_eval)."""
 
 import functools
 
@@ -9,14 +10,14 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
+from biaslab.callbacks.shift_eval import ShiftEval
 from biaslab.data import local_copy, vision
 from biaslab.data.base import TensorDataModule
 from biaslab.models.cnn import CNN
 from biaslab.models.packed import PackedModel
 from biaslab.seed_parallel.data import SeedParallelData
-from biaslab.seed_parallel.task import SeedParallelClassifier
-from biaslab.shift_eval import ShiftEval
-from biaslab.task import Classifier
+from biaslab.tasks.base import Classifier
+from biaslab.tasks.packed import SeedParallelClassifier
 
 from .conftest import CONF
 from .image_files import write_idx_folder

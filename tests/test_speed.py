@@ -1,4 +1,4 @@
-"""What the per-step savings of biaslab.task must not change: the training loss still reaches
+"""What the per-step savings of biaslab.tasks.base must not change: the training loss still reaches
 the logger at its cadence, the hooks still see their names, and CUDA checks on a machine with
 a GPU keep Lightning's fork-safe setting. No timing thresholds."""
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 from lightning.pytorch.profilers import SimpleProfiler
 
-from biaslab import task
-from biaslab.job import NoProfiler
-from biaslab.train import train
+from biaslab.run.job import NoProfiler
+from biaslab.run.train import train
+from biaslab.tasks import base as task
 
 
 def _logged_steps(metrics_csv, name: str) -> list[int]:
@@ -130,7 +130,7 @@ def test_the_default_profiler_profiles_nothing_and_a_chosen_one_still_profiles(m
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
 @pytest.mark.parametrize("packed", [False, True])
 def test_optimizers_step_every_parameter_in_one_fused_kernel(make_cfg, optimizer, packed):
-    from biaslab.job import build_task
+    from biaslab.run.job import build_task
     from biaslab.seed_parallel import parallel_seeds
     from biaslab.seed_parallel.members import members
 

@@ -13,11 +13,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from biaslab import fingerprint
 from biaslab.config import ConfigError, validate
-from biaslab.guards import check_due
-from biaslab.steps_per_call import resolve
-from biaslab.train import train
+from biaslab.resume import fingerprint
+from biaslab.run.steps_per_call import resolve
+from biaslab.run.train import train
+from biaslab.tasks.guards import check_due
 
 # 60 steps cross MNIST-1D's epoch of 36 batches inside a call; cosine and clipping are the
 # parts of a step Lightning's automatic loop does and the task's own loop must redo
@@ -220,7 +220,7 @@ def test_the_step_translating_logger_is_the_wrapped_logger_otherwise():
     logger the run made."""
     from lightning.pytorch.loggers import Logger
 
-    from biaslab.steps_per_call import StepsLogger
+    from biaslab.run.steps_per_call import StepsLogger
 
     class Recording(Logger):
         name, version = "r", 0

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from biaslab import fingerprint
+from biaslab.records.results import write_results
 from biaslab.report.load import load_files
-from biaslab.results import write_results
+from biaslab.resume import fingerprint
 from biaslab.study import preset, progress, records
 from biaslab.study import report as study_report
 from biaslab.study import run as study_run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from biaslab.summary import print_members, print_run
+from biaslab.run.summary import print_members, print_run
 
 PARAMS = {"params/total": 10, "params/bias": 2, "params/norm": 0}
 # what train() records for a job whose max_steps ends before the first validation

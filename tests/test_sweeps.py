@@ -9,7 +9,7 @@ import pytest
 import yaml
 from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
 
-from biaslab.compose import compose_with_hydra as _compose
+from biaslab.config.compose import compose_with_hydra as _compose
 
 from .conftest import ROOT, run_cli
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from biaslab import tracking
-from biaslab.train import train
+from biaslab.run import tracking
+from biaslab.run.train import train
 
 from .wandb_records import run_contents
 
@@ -40,7 +40,9 @@ def online(monkeypatch, closed_url):
 
 def fallback_warnings(caplog) -> list[logging.LogRecord]:
     return [
-        r for r in caplog.records if r.name == "biaslab.tracking" and r.levelno >= logging.WARNING
+        r
+        for r in caplog.records
+        if r.name == "biaslab.run.tracking" and r.levelno >= logging.WARNING
     ]
 
 
@@ -64,7 +66,7 @@ def offline_run(out: Path) -> tuple[dict, dict]:
 def test_unreachable_server_falls_back_to_offline_with_one_warning(
     make_cfg, online, caplog, tmp_path
 ):
-    caplog.set_level(logging.WARNING, logger="biaslab.tracking")
+    caplog.set_level(logging.WARNING, logger="biaslab.run.tracking")
     cfg = make_cfg(*TINY)  # composed after the env is set: logger.mode is online
     assert cfg.logger.mode == "online"
     t0 = time.perf_counter()
@@ -93,7 +95,7 @@ def test_failing_wandb_init_falls_back_to_offline(make_cfg, online, caplog, tmp_
     # connection until its init_timeout), as with a bad key or a server that stalls.
     monkeypatch.setattr(tracking, "probe", lambda url, timeout: None)
     monkeypatch.setattr(tracking, "INIT_TIMEOUT_S", 3.0)
-    caplog.set_level(logging.WARNING, logger="biaslab.tracking")
+    caplog.set_level(logging.WARNING, logger="biaslab.run.tracking")
     t0 = time.perf_counter()
     result = train(make_cfg(*TINY))
     elapsed = time.perf_counter() - t0
@@ -112,7 +114,7 @@ def test_failing_wandb_init_falls_back_to_offline(make_cfg, online, caplog, tmp_
 def test_offline_run_warns_nothing_and_writes_no_key(make_cfg, monkeypatch, caplog, tmp_path):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_API_KEY", ENV_KEY)
-    caplog.set_level(logging.WARNING, logger="biaslab.tracking")
+    caplog.set_level(logging.WARNING, logger="biaslab.run.tracking")
     # a key in the config (wandb.Settings(api_key=...)), as a config file would put it (an
     # override is refused: tests/test_bad_inputs.py), as well as in the environment
     cfg = make_cfg(*TINY)

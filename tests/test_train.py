@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from biaslab.results import read_results
-from biaslab.train import train
+from biaslab.records.results import read_results
+from biaslab.run.train import train
 
 from .conftest import run_cli
 from .wandb_records import run_contents
@@ -48,7 +48,7 @@ def test_digits_mlp_and_csv_logger(make_cfg, tmp_path):
 
 
 def test_a_failed_run_still_leaves_results(make_cfg, tmp_path, monkeypatch):
-    from biaslab import task
+    from biaslab.tasks import base as task
 
     def explode(self, batch, batch_idx):
         raise RuntimeError("boom at step 0")

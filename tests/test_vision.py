@@ -8,32 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from biaslab.data import download, local_copy, vision
+from biaslab.data import download, vision
 from biaslab.data.augment import crop_flip
 from biaslab.data.download import DataUnavailable
-from biaslab.results import read_results
-from biaslab.train import main, train
+from biaslab.records.results import read_results
+from biaslab.run.train import main, train
 
 from .image_files import write_cifar10, write_cifar100, write_mnist
 
 pytest.importorskip("torchvision")
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Every download attempt fails at once, as on a machine without network."""
-
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-
-
-@pytest.fixture(autouse=True)
-def no_system_copy(monkeypatch):
-    """torchvision's path, even where Debian's Fashion-MNIST is installed (tests/test_local_copy.py
-    covers the system copy)."""
-    monkeypatch.setattr(local_copy, "SYSTEM_DIRS", {})
+# every test here: no download succeeds, and torchvision's path is taken
+pytestmark = pytest.mark.usefixtures("no_network", "no_system_copy")
 
 
 @pytest.fixture

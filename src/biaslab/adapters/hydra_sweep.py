@@ -1,8 +1,8 @@
 """Hydra's basic sweeper and launcher: how they expand a sweep into jobs and compose each job.
 
 A sweep's refusals are decided for every job before Hydra writes anything
-(:mod:`biaslab.sweep_plan`), and the benchmark and tests list a preset's jobs
-(:mod:`biaslab.compose`): both must expand a sweep exactly as Hydra will. Hydra 1.3 has no
+(:mod:`biaslab.launch.sweep_plan`), and the benchmark and tests list a preset's jobs
+(:mod:`biaslab.config.compose`): both must expand a sweep exactly as Hydra will. Hydra 1.3 has no
 public name for what its basic sweeper and launcher call: ``BasicSweeper.split_arguments`` and
 the config loader's ``load_sweep_config`` (hydra-core is pinned below 1.4).
 """

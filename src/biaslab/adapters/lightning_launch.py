@@ -1,7 +1,7 @@
 """Whether a Lightning strategy would start its other ranks by running ``sys.argv`` again.
 
 ``_SubprocessScriptLauncher`` is the launcher that does (lightning 2.2-2.6: ``ddp`` on one node
-started from a plain command line); it has no public name. :mod:`biaslab.distributed` starts
+started from a plain command line); it has no public name. :mod:`biaslab.run.distributed` starts
 those ranks itself instead, so that Hydra's command line is never re-run.
 """
 

@@ -2,7 +2,7 @@
 
 Lightning has no public API for it; ``_TrainingEpochLoop._should_check_val_fx`` is what its fit
 loop calls (lightning 2.2-2.6). A checkpoint must be taken after that validation, not before
-(see :mod:`biaslab.checkpointing`), so biaslab asks the same function with the same state.
+(see :mod:`biaslab.resume.checkpointing`), so biaslab asks the same function with the same state.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from biaslab.bench import e2e, floor, overhead, profiling, seeds, throughput
 from biaslab.bench.cases import CASES, make_cases
 from biaslab.bench.report import print_report, write_report
 from biaslab.bench.throughput import Plan
-from biaslab.compose import CONF_DIR, ROOT
+from biaslab.config.compose import CONF_DIR, ROOT
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

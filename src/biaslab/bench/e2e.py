@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from biaslab.results import read_results
+from biaslab.records.results import read_results
 
 
 def end_to_end(root: Path, work: Path, data_dir: str | None, threads: int | None) -> dict:

@@ -21,10 +21,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode
 
-from biaslab.compose import compose_job, sweep_jobs
+from biaslab.config.compose import compose_job, sweep_jobs
 from biaslab.models.build import build_model
 from biaslab.models.params import count_params
-from biaslab.results import find_results, read_results
+from biaslab.records.results import find_results, read_results
 
 
 def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, train: bool) -> int:

@@ -28,8 +28,8 @@ import torch
 
 from biaslab.bench.cli import main as bench_main
 from biaslab.bench.report import device_info, versions
-from biaslab.compose import ROOT
-from biaslab.results import read_results
+from biaslab.config.compose import ROOT
+from biaslab.records.results import read_results
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

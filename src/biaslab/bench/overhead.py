@@ -1,5 +1,6 @@
 """The fixed cost of one job of a multirun: ``jobs`` tiny jobs through the unchanged
-``biaslab.train.train``, one after the other in one process, as Hydra's basic launcher runs them.
+``biaslab.run.train.train``, one after the other in one process, as Hydra's basic launcher
+runs them.
 
 What each figure measures (seconds, wall clock; the job's segments add up to ``total_s``):
 
@@ -28,8 +29,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from biaslab.bench.clock import JobClock
-from biaslab.compose import compose_job
-from biaslab.train import train
+from biaslab.config.compose import compose_job
+from biaslab.run.train import train
 
 SEGMENTS = (
     "setup_s",

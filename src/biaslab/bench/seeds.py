@@ -1,5 +1,5 @@
 """Seed-parallel speed: one ``train.parallel_seeds=K`` job against K single runs of the same
-config (seeds 0 … K-1), both through the project's own ``biaslab.train.train``.
+config (seeds 0 … K-1), both through the project's own ``biaslab.run.train.train``.
 
     python -m biaslab.bench --parallel-seeds 5 [--threads 1] [--parallel-steps 1000]
 
@@ -24,8 +24,8 @@ from omegaconf import DictConfig, open_dict
 from biaslab.bench.clock import WindowClock, Windows
 from biaslab.bench.raw import raw_device
 from biaslab.bench.throughput import NO_VALIDATION, Plan
-from biaslab.compose import compose_job
-from biaslab.train import train
+from biaslab.config.compose import compose_job
+from biaslab.run.train import train
 
 WIDTH = 8  # the regime packing is for: a model too small to keep a device busy
 

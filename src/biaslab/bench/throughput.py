@@ -1,6 +1,6 @@
 """Training throughput of the project path against the raw loop, per case.
 
-Samples/s over timed windows after warm-up steps. The project path is ``biaslab.train.train``
+Samples/s over timed windows after warm-up steps. The project path is ``biaslab.run.train.train``
 itself (data module, task, logger, Trainer from cfg.trainer, its own callbacks, fit, test,
 results.json) with a :class:`~biaslab.bench.clock.WindowClock` added through its ``callbacks``
 argument; the raw loop is :func:`biaslab.bench.raw.run_raw`. The two take turns (raw, project,
@@ -23,10 +23,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from biaslab.bench.cases import Case
 from biaslab.bench.clock import WindowClock, Windows
 from biaslab.bench.raw import raw_device, run_raw
-from biaslab.compose import compose_job
+from biaslab.config.compose import compose_job
 from biaslab.config.optimization import AUTO_STEPS
-from biaslab.steps_per_call import KEY, resolve, steps_per_call
-from biaslab.train import train
+from biaslab.run.steps_per_call import KEY, resolve, steps_per_call
+from biaslab.run.train import train
 
 # Validation would land inside some windows and not others: off for both paths.
 NO_VALIDATION = "++trainer.limit_val_batches=0"

@@ -176,7 +176,7 @@ def _metric_is_recorded(cfg: DictConfig) -> None:
     metric, data = cfg.get("optimized_metric"), cfg.get("data")
     if metric is None or data is None or "_target_" not in data:
         return
-    from biaslab.tasks import TASKS  # imports Lightning: only once a config gets this far
+    from biaslab.tasks.registry import TASKS  # imports Lightning: only once a config gets this far
 
     task = TASKS[getattr(get_object(data._target_), "task", "classification")]
     recorded = [*task.val_metrics, f"{task.best_metric}_best"]

@@ -58,7 +58,7 @@ AUTO_STEPS = 10  # what train.steps_per_call=auto takes where it can (docs/perfo
 
 
 def steps_per_call_fits(cfg: DictConfig) -> None:
-    """``train.steps_per_call=K`` > 1 (:mod:`biaslab.steps_per_call`) where it cannot run is
+    """``train.steps_per_call=K`` > 1 (:mod:`biaslab.run.steps_per_call`) where it cannot run is
     refused; ``auto`` takes one step per call there instead (the same run either way)."""
     k = OmegaConf.select(cfg, "train.steps_per_call")
     if is_int(k) and k > 1:

@@ -20,7 +20,7 @@ from biaslab.config.rules import (
     ConfigError,
     resolvable,
 )
-from biaslab.secrets import ENV_HINT, secret_in_override
+from biaslab.records.secrets import ENV_HINT, secret_in_override
 
 # the kernel's views of processes and devices: no run's files can be kept there
 KERNEL_FILESYSTEMS = (Path("/proc"), Path("/sys"))

@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from biaslab.atomic import write_file_atomic
 from biaslab.data.errors import DataUnavailable
+from biaslab.records.atomic import write_file_atomic
 
 KEYS = ("x", "y", "x_test", "y_test")
 # a folder a cache cannot be written in: read-only, or not ours

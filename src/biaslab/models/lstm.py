@@ -45,7 +45,8 @@ class LSTM(nn.Module):
 
     ``in_shape`` is (T, F). ``output``: ``last`` gives (N, num_classes) from the last step (the
     adding problem), ``sequence`` gives (N, T, num_classes) (the copy problem), ``auto`` lets
-    the task choose (:mod:`biaslab.task` sets ``sequence`` for per-step targets; else ``last``).
+    the task choose (:mod:`biaslab.tasks.base` sets ``sequence`` for per-step targets; else
+    ``last``).
     ``forget_bias``: ``None`` keeps PyTorch's init (effective forget bias ≈ 0 ± 2/√H), a
     number sets it exactly, ``"chrono"`` uses chrono init with T_max = ``chrono_tmax`` or T.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from biaslab.report.answer import ALPHA, Answer, Verdict, row_labels
+from biaslab.report.answer_data import ALPHA, Answer, Verdict, row_labels
 from biaslab.report.answer_gain import gain_cell, gain_table, gains_of
 from biaslab.report.claims import CLAIMS, NOT_COUNTED, Claim
 from biaslab.report.values import fmt_num, fmt_p, scale

@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from biaslab.report.answer import Answer, Verdict, row_labels
+from biaslab.report.answer_data import Answer, Verdict, row_labels
 from biaslab.report.claims import CLAIMS
 
 COLORS = {"helps": "tab:green", "hurts": "tab:red", "equivalent": "tab:blue"}

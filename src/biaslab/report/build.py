@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from biaslab.records.results import UNSEALED
 from biaslab.report import interaction, learned, same_value
 from biaslab.report.analysis import Group, analyze, choose_baseline, swept_keys, why_unusable
 from biaslab.report.load import Run
@@ -16,7 +17,6 @@ from biaslab.report.select import Selection, keep_selected, select
 from biaslab.report.sources import check_sources
 from biaslab.report.values import fmt_value, ident
 from biaslab.report.verdict import apply_holm, decide, default_margin
-from biaslab.results import UNSEALED
 
 
 @dataclass

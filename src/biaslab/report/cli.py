@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from biaslab.records.secrets import redact_override
 from biaslab.report.build import Report, ReportOptions, build_report
 from biaslab.report.figures import make_plots
 from biaslab.report.load import load_files, load_wandb, missing_jobs, sweep_commands
@@ -18,7 +19,6 @@ from biaslab.report.render import render_markdown
 from biaslab.report.tables import print_table, write_csv
 from biaslab.report.values import scale
 from biaslab.report.verdict_data import write_verdicts
-from biaslab.secrets import redact_override
 
 
 def write_outputs(rep: Report, out: Path) -> Path:

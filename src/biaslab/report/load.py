@@ -10,8 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biaslab.results import DIGEST, FILENAME, MODIFIED, find_results, integrity, read_results
-from biaslab.secrets import redact_override
+from biaslab.records import moved
+from biaslab.records.results import (
+    DIGEST,
+    FILENAME,
+    MODIFIED,
+    find_results,
+    integrity,
+    read_results,
+)
+from biaslab.records.secrets import redact_override
 
 WANDB_STATUS = {
     "finished": "completed",
@@ -38,7 +46,7 @@ class Run:
     sweep: str = ""
     # the data's task kind and number of classes, as the run recorded them
     data: dict[str, Any] = field(default_factory=dict)
-    # a results.json's edit evidence (biaslab.results.integrity); "" for W&B runs
+    # a results.json's edit evidence (biaslab.records.results.integrity); "" for W&B runs
     integrity: str = ""
 
 
@@ -53,7 +61,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def from_record(record: dict[str, Any], source: str) -> Run:
-    config = flatten(record.get("config") or {})
+    config = moved.targets(flatten(record.get("config") or {}))
     error = record.get("error")
     if isinstance(error, dict):
         error = f"{error.get('type', 'Error')}: {error.get('message', '')}"
@@ -103,7 +111,7 @@ MODIFIED_WHY = (
 def load_files(paths: Iterable[str | Path], allow_modified: bool = False) -> list[Run]:
     """Every results.json under ``paths``; an unreadable file becomes a run that is listed in
     the report rather than a crash that hides every other run. A record edited after its run
-    (:func:`biaslab.results.integrity`) is listed as ``modified``, none of its content used,
+    (:func:`biaslab.records.results.integrity`) is listed as ``modified``, none of its content used,
     unless ``allow_modified``."""
     runs, cache = [], {}
     for path in find_results(*paths):
@@ -188,8 +196,10 @@ def missing_jobs(paths: Iterable[str | Path]) -> list[tuple[str, int]]:
 
 def from_wandb_run(run: Any) -> Run:
     """A W&B public-API run as a :class:`Run`: run.config is the record's config, run.summary
-    holds the metrics and the params/* counts (see biaslab.tracking.finish)."""
-    config = flatten({k: v for k, v in dict(run.config).items() if not str(k).startswith("_")})
+    holds the metrics and the params/* counts (see biaslab.run.tracking.finish)."""
+    config = moved.targets(
+        flatten({k: v for k, v in dict(run.config).items() if not str(k).startswith("_")})
+    )
     summary = {k: v for k, v in run.summary.items() if not str(k).startswith("_")}
     params = {k: v for k, v in summary.items() if k.startswith("params/")}
     metrics = {k: v for k, v in summary.items() if k not in params}

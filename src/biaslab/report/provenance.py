@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from biaslab.records.results import DIGEST, MODIFIED, SEALED, UNSEALED
 from biaslab.report.load import Run
-from biaslab.results import DIGEST, MODIFIED, SEALED, UNSEALED
 
 
 def _tally(values: Iterable[str]) -> str:

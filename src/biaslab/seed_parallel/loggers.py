@@ -10,9 +10,9 @@ from lightning.pytorch.loggers import Logger
 
 class MemberLoggers(Logger):
     """Routes a metric named ``<prefix><name>`` to the logger of that prefix as ``<name>``
-    (prefixes: :func:`biaslab.seed_parallel.task.member_prefix`); a metric without a member
+    (prefixes: :func:`biaslab.tasks.packed.member_prefix`); a metric without a member
     prefix (Lightning's ``epoch``) goes to every member. The members' loggers are made, given
-    their configs and closed by the caller (:func:`biaslab.tracking.make_logger`, ``finish``).
+    their configs and closed by the caller (:func:`biaslab.run.tracking.make_logger`, ``finish``).
     """
 
     def __init__(self, loggers: Mapping[str, Logger]):

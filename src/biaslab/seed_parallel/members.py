@@ -16,8 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from biaslab import tracking
 from biaslab.config import ConfigError
+from biaslab.config.hydra_job import job_name
 from biaslab.config.rules import loss_scaled
 from biaslab.seed_parallel import KEY
 
@@ -63,7 +63,7 @@ def member_config(cfg: DictConfig, seed: int, out_dir: Path) -> DictConfig:
         member.seed = seed
         member.paths.output_dir = str(out_dir)
         if str(member.logger.get("_target_", "")).endswith("WandbLogger"):
-            member.logger.name = member_name(cfg.logger.get("name") or tracking.job_name(), seed)
+            member.logger.name = member_name(cfg.logger.get("name") or job_name(), seed)
     return member
 
 

@@ -13,7 +13,7 @@ from biaslab.data.base import TensorDataModule
 from biaslab.models.packed import NotPackable, PackedModel
 from biaslab.seed_parallel import KEY
 from biaslab.seed_parallel.data import SeedParallelData
-from biaslab.seed_parallel.task import SeedParallelClassifier
+from biaslab.tasks.packed import SeedParallelClassifier
 
 
 def pack(

@@ -9,7 +9,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from biaslab.compose import ROOT
+from biaslab.config.compose import ROOT
 from biaslab.study.plan import Plan
 from biaslab.study.records import HASH_KEY
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from biaslab.compose import ROOT, compose_with_hydra
-from biaslab.results import find_results
+from biaslab.config.compose import ROOT, compose_with_hydra
+from biaslab.records.results import find_results
 from biaslab.study.plan import Plan, PlanError, c2_for
 
 

@@ -19,20 +19,21 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from biaslab import distributed, rundir, signals, steps_per_call, tracking
-from biaslab.atomic import DiskFull, full_disk_error
 from biaslab.config import ConfigError, config_error
 from biaslab.data.download import DataUnavailable
-from biaslab.guards import Diverged
-from biaslab.job import build_task, build_trainer, make_loggers
-from biaslab.outcome import outcome
-from biaslab.record import RunRecord, close_and_write, git_commit, job_overrides, versions
-from biaslab.results import FILENAME
+from biaslab.records.atomic import DiskFull, full_disk_error
+from biaslab.records.results import FILENAME
+from biaslab.resume import rundir, signals
+from biaslab.resume.signals import Interrupted, StopOnSignal
+from biaslab.run import distributed, steps_per_call, tracking
+from biaslab.run.job import build_task, build_trainer, make_loggers
+from biaslab.run.outcome import outcome
+from biaslab.run.record import RunRecord, close_and_write, git_commit, job_overrides, versions
+from biaslab.run.summary import print_summary
 from biaslab.seed_parallel import parallel_seeds
 from biaslab.seed_parallel.members import Member
 from biaslab.seed_parallel.members import members as plan_members
-from biaslab.signals import Interrupted, StopOnSignal
-from biaslab.summary import print_summary
+from biaslab.tasks.guards import Diverged
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def quiet_lightning() -> None:
 def _best_metric(cfg: DictConfig) -> str:
     from hydra.utils import get_object
 
-    from biaslab.tasks import TASKS
+    from biaslab.tasks.registry import TASKS
 
     data = get_object(cfg.data._target_)
     return cfg.optimized_metric or TASKS[getattr(data, "task", "classification")].best_metric
@@ -89,10 +90,10 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     one model. Always leaves one results.json per run (K: in ``<paths.output_dir>/seed=<s>/``)
     with status ``completed``, ``diverged`` (NaN/inf loss: that run stopped, step recorded; a
     packed job's other members train on), ``interrupted`` (SIGTERM/SIGINT: signal and step
-    recorded, :class:`~biaslab.signals.Interrupted` re-raised) or ``failed`` (the error
+    recorded, :class:`~biaslab.resume.signals.Interrupted` re-raised) or ``failed`` (the error
     recorded, then re-raised; a bad config value raises :class:`ConfigError` before any
     training). A folder that holds a finished run or a checkpoint is checked first
-    (:mod:`biaslab.rundir`): refused without writing anything, or, for ``resume=true`` on a
+    (:mod:`biaslab.resume.rundir`): refused without writing anything, or, for ``resume=true`` on a
     finished run of this config, left as it is. ``callbacks`` are added to the trainer's own.
 
     Returns ``{"status", "metrics", "params", "optimized" (cfg.optimized_metric, else the task's
@@ -110,7 +111,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
         return _nothing_to_do(cfg, done, members)
     # a packed job shares one device: build_trainer refuses more, recording why
     nprocs = distributed.ranks_to_spawn(cfg) if k == 1 and invalid is None else 0
-    if nprocs:  # several devices: every rank runs this function (see biaslab.distributed)
+    if nprocs:  # several devices: every rank runs this function (see biaslab.run.distributed)
         return distributed.spawn(functools.partial(train, callbacks=callbacks), cfg, nprocs)
     job = _set_up(cfg, members)
     raising: BaseException | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import lightning as L
 
-from biaslab.sequence_task import Regressor, SequenceClassifier
-from biaslab.task import Classifier
+from biaslab.tasks.base import Classifier
+from biaslab.tasks.sequence import Regressor, SequenceClassifier
 
 TASKS: dict[str, type[L.LightningModule]] = {
     "classification": Classifier,

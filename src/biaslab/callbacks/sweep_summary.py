@@ -15,7 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from biaslab.results import find_results, read_results
+from biaslab.records.results import find_results, read_results
 
 
 def summarize(sweep_dir: str | Path) -> tuple[int, list[tuple[str, str, str]]]:

@@ -1,6 +1,6 @@
 """The project's config composed in-process, as ``python train.py OVERRIDES`` would see it.
 
-The benchmark and the tests both run :func:`biaslab.train.train` on the real ``conf/`` without
+The benchmark and the tests both run :func:`biaslab.run.train.train` on the real ``conf/`` without
 a command line; this is the one place that composes it for them.
 """
 
@@ -16,7 +16,7 @@ from omegaconf import DictConfig, open_dict
 
 from biaslab.adapters.hydra_sweep import expand
 
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: conf/ and train.py live here
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: conf/ and train.py live here
 CONF_DIR = ROOT / "conf"
 
 

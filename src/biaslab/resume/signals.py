@@ -9,7 +9,7 @@ second signal while the first waits for its step to end.
 
 Under DDP every rank stops at the same step: at each step's end the ranks agree on whether any
 of them holds a signal (one all-reduce), so the checkpoint, a collective, is saved by all of
-them at once (:mod:`biaslab.distributed` passes the main process's signal on to its ranks).
+them at once (:mod:`biaslab.run.distributed` passes the main process's signal on to its ranks).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from biaslab.checkpointing import AtStepEnd
+from biaslab.resume.checkpointing import AtStepEnd
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

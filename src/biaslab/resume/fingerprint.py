@@ -12,6 +12,8 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
+from biaslab.records import moved
+
 KEY = "fingerprint"  # in results.json (the digest) and in a checkpoint (digest and values)
 # Keys that cannot change the run: how it is resumed or checkpointed, where its files go,
 # what it is called and what a sweeper reads from it.
@@ -60,9 +62,10 @@ def values(config: DictConfig | dict[str, Any]) -> dict[str, Any]:
     dotted key, as JSON would store them."""
     if isinstance(config, DictConfig):
         config = OmegaConf.to_container(config, resolve=True)
+    # a class that moved keeps its old path here: digests recorded before the move still match
     flat = {
         k: v
-        for k, v in _flatten(config).items()
+        for k, v in moved.targets(_flatten(config), moved.historical).items()
         if _related(k) and not (k in ADDED_AT and v == ADDED_AT[k])
     }
     return json.loads(json.dumps(flat, sort_keys=True, default=str))

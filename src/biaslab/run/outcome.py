@@ -1,4 +1,4 @@
-"""What :func:`biaslab.train.train` returns, made from the job's records: its status, metrics
+"""What :func:`biaslab.run.train.train` returns, made from the job's records: its status, metrics
 (a packed job's: its completed members' means), the optimized value a sweeper reads, and
 where each member's record and logger run are."""
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from biaslab.record import RunRecord
-from biaslab.results import FILENAME
+from biaslab.records.results import FILENAME
+from biaslab.run.record import RunRecord
 
 
 def _mean(values: list[float]) -> float:

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from biaslab.guards import Diverged, check_due
 from biaslab.models.packed import PackedModel
-from biaslab.task import Task, logs_this_step
+from biaslab.tasks.base import Task, logs_this_step
+from biaslab.tasks.guards import Diverged, check_due
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class SeedParallelClassifier(Task):
         x, y = batch
         losses = member_losses(self.model(x), y)
         self.member_losses = losses.detach()
-        # the loss is logged only on the steps the logger writes (see biaslab.task)
+        # the loss is logged only on the steps the logger writes (see biaslab.tasks.base)
         if logs_this_step(self):
             for k in self.live():
                 self.log(f"{self.prefixes[k]}train/loss", losses[k], on_step=True, on_epoch=False)
@@ -147,7 +147,7 @@ class SeedParallelClassifier(Task):
 
 
 class MemberGuard(L.Callback):
-    """:class:`biaslab.guards.DivergenceGuard` per member: every ``every_n_steps`` steps (one
+    """:class:`biaslab.tasks.guards.DivergenceGuard` per member: every ``every_n_steps`` steps (one
     device sync) a member whose loss is NaN/inf is retired; when none is left the job stops
     with :class:`Diverged`."""
 

@@ -1,4 +1,4 @@
-"""Report v2 on constructed runs with known answers: learned-checks, three-way verdicts,
+"""The report's verdicts on constructed runs with known answers: learned-checks, three-way verdicts,
 Holm, robust checks, solve rates, identical arms, mixed sources."""
 
 from __future__ import annotations
@@ -13,24 +13,10 @@ import pytest
 from scipy import stats as sps
 
 from biaslab import report
+from biaslab.records.results import write_results
 from biaslab.report import learned, stats
-from biaslab.results import write_results
-from tests.test_report import write_run
 
-
-def paired_runs(root: Path, base: list[float], diffs: list[float], *, width=25, metric="test/acc"):
-    """Seed i: bias=false scores base[i], bias=true base[i] + diffs[i]."""
-    for s, (b, d) in enumerate(zip(base, diffs, strict=True)):
-        for bias, value in ((False, b), (True, b + d)):
-            metrics = {metric: value, "train/loss": 0.3}
-            write_run(
-                root, f"w{width}_s{s}_{bias}", seed=s, bias=bias, width=width, metrics=metrics
-            )
-
-
-def build(root: Path, **kw) -> report.Report:
-    return report.build_report(report.load_files([root]), report.ReportOptions(**kw))
-
+from .helpers import build, paired_runs, write_run
 
 # ---------------------------------------------------------------- learned-checks
 
@@ -449,7 +435,7 @@ def test_chance_level_comes_from_the_recorded_number_of_classes():
 def test_a_run_records_its_data_task_and_classes(make_cfg, tmp_path):
     import json
 
-    from biaslab.train import train
+    from biaslab.run.train import train
 
     train(make_cfg("trainer.max_steps=5", "trainer.val_check_interval=5"))
     record = json.loads((tmp_path / "results.json").read_text())

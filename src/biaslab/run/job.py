@@ -15,17 +15,18 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.profilers import PassThroughProfiler
 from omegaconf import DictConfig, OmegaConf
 
-from biaslab import fingerprint, tracking
-from biaslab.checkpointing import AtomicCheckpointIO, PeriodicCheckpoint
 from biaslab.config import ConfigError
-from biaslab.guards import DivergenceGuard
 from biaslab.models.build import build_model
 from biaslab.models.params import count_params
+from biaslab.resume import fingerprint
+from biaslab.resume.checkpointing import AtomicCheckpointIO, PeriodicCheckpoint
+from biaslab.run import tracking
+from biaslab.run.steps_per_call import StepsLogger, steps_per_call, trainer_overrides
 from biaslab.seed_parallel import KEY
 from biaslab.seed_parallel.members import Member, check, same_splits
-from biaslab.steps_per_call import StepsLogger, steps_per_call, trainer_overrides
-from biaslab.task import Task
-from biaslab.tasks import TASKS
+from biaslab.tasks.base import Task
+from biaslab.tasks.guards import DivergenceGuard
+from biaslab.tasks.registry import TASKS
 
 
 def periodic_checkpoint(cfg: DictConfig, ckpt_dir: Path) -> list[PeriodicCheckpoint]:
@@ -121,7 +122,7 @@ def build_trainer(
         guard: L.Callback = DivergenceGuard()
     else:
         from biaslab.seed_parallel.loggers import MemberLoggers
-        from biaslab.seed_parallel.task import MemberGuard
+        from biaslab.tasks.packed import MemberGuard
 
         routed = {p: lg for p, lg in zip(task.prefixes, loggers, strict=True) if lg is not None}
         logger, guard = (MemberLoggers(routed) if routed else False), MemberGuard()

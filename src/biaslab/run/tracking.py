@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab.adapters.wandb_run import forget_run, started_run
-from biaslab.secrets import SECRET_KEY as _SECRET_KEY
+from biaslab.config.hydra_job import job_name
+from biaslab.records.secrets import SECRET_KEY as _SECRET_KEY
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,6 @@ PROBE_TIMEOUT_S = 3.0  # TCP connect to the W&B server (or proxy); env BIASLAB_W
 INIT_TIMEOUT_S = 30.0  # wandb.init's own limit (wandb's default is 90 s), unless settings say
 OFFLINE_MODES = ("offline", "dryrun", "disabled")
 REDACTED = "<redacted>"
-
-
-def job_name() -> str | None:
-    """The job's command-line overrides, e.g. ``model.bias=false,model.width=8``."""
-    if not HydraConfig.initialized():
-        return None
-    return HydraConfig.get().job.override_dirname or None
 
 
 def _secret(key: Any, value: Any) -> bool:

@@ -19,13 +19,14 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from biaslab.adapters.lightning_loop import validates_now
-from biaslab.atomic import write_file_atomic
+from biaslab.records.atomic import write_file_atomic
 
 LAST = "last.ckpt"
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """torch.save to a temp file beside the checkpoint, then a rename (see biaslab.atomic)."""
+    """torch.save to a temp file beside the checkpoint, then a rename
+    (:mod:`biaslab.records.atomic`)."""
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None

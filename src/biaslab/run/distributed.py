@@ -10,13 +10,13 @@ results.json and the end-of-run checkpoint are made from.
 So where Lightning would start the ranks itself, :func:`spawn` starts them instead, with
 multiprocessing, each with the already composed config. Lightning then finds its processes
 started from outside (as under torchrun or SLURM's srun) and launches nothing. Every rank runs
-the whole of :func:`biaslab.train.train`; only global rank 0 writes results.json and logs to
+the whole of :func:`biaslab.run.train.train`; only global rank 0 writes results.json and logs to
 W&B, and its result comes back to the main process (for the summary and a sweeper).
 
 The ranks die with the main process: on Linux the kernel kills a rank when its parent dies
 (``PR_SET_PDEATHSIG``), and a rank that finds its parent gone writes nothing, so no record is
 written as completed after the run was stopped. A signal that stops the main process
-(:mod:`biaslab.signals`) is passed on to the ranks, which stop together at the end of a step
+(:mod:`biaslab.resume.signals`) is passed on to the ranks, which stop together at the end of a step
 and save the checkpoint there, as a one-device run does; rank 0 records the step. Ranks that
 have not stopped after :data:`GRACE_S` seconds (or at a second signal) are killed, and the run
 is recorded as interrupted without a step. The ranks run in a process group of their own, so
@@ -48,9 +48,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from biaslab.adapters.lightning_launch import relaunches_script
-from biaslab.record import RunRecord, job_overrides
-from biaslab.results import FILENAME, read_results
-from biaslab.signals import Interrupted, StopOnSignal, handled
+from biaslab.records.results import FILENAME, read_results
+from biaslab.resume.signals import Interrupted, StopOnSignal, handled
+from biaslab.run.record import RunRecord, job_overrides
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def ranks_to_spawn(cfg: DictConfig) -> int:
     """How many processes :func:`spawn` should start for ``cfg`` (a validated config): the
     trainer's device count where Lightning would re-launch the script for the other ranks,
     else 0 (one device, ranks already started by a cluster or torchrun, ``ddp_spawn``, several
-    nodes, or a trainer that does not build: :func:`biaslab.train.train` records that error)."""
+    nodes, or a trainer that does not build: :func:`biaslab.run.train.train` records that error)."""
     trainer_cfg = cfg.get("trainer")
     if trainer_cfg is None or (
         str(trainer_cfg.get("devices", 1)) == "1" and str(trainer_cfg.get("num_nodes", 1)) == "1"
@@ -197,7 +197,7 @@ def spawn(fn: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, nprocs: i
 
 def _pass_on(context, signum: int) -> None:
     """Send the ranks ``signum`` and wait, up to :data:`GRACE_S` seconds or a second signal,
-    for them to stop at a step's end (:class:`biaslab.signals.StopOnSignal` in each rank)."""
+    for them to stop at a step's end (:class:`biaslab.resume.signals.StopOnSignal` in each rank)."""
     for p in context.processes:
         if p.is_alive():
             os.kill(p.pid, signum)

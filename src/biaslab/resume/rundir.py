@@ -3,12 +3,13 @@ in the folder is written, so a finished record or a checkpoint is never silently
 
 - A folder holding a finished run (results.json ``completed`` or ``diverged``) or a
   checkpoint is refused unless ``resume=true`` (continue it) or ``overwrite=true`` (replace).
-- ``resume=true`` needs the folder's run to have this config (see :mod:`biaslab.fingerprint`):
-  a checkpoint or record of another config is refused, naming the keys that differ.
+- ``resume=true`` needs the folder's run to have this config (see
+  :mod:`biaslab.resume.fingerprint`): a checkpoint or record of another config is refused,
+  naming the keys that differ.
 - ``resume=true`` on a finished run of this config has nothing to do: its records are
   returned, unchanged.
 - ``resume=true`` on a folder whose record was edited after its run (its ``content_sha256``
-  does not match, see :func:`biaslab.results.integrity`) is refused: neither continued nor
+  does not match, see :func:`biaslab.records.results.integrity`) is refused: neither continued nor
   returned as finished.
 """
 
@@ -24,10 +25,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from biaslab import fingerprint
 from biaslab.config import ConfigError, config_error
 from biaslab.config.optimization import resolve_steps_per_call
-from biaslab.results import FILENAME, MODIFIED, integrity
+from biaslab.records.results import FILENAME, MODIFIED, integrity
+from biaslab.resume import fingerprint
 from biaslab.seed_parallel import parallel_seeds
 from biaslab.seed_parallel.members import members as plan_members
 
@@ -150,7 +151,7 @@ def check(
 
 
 def check_job(cfg: DictConfig) -> list[dict[str, Any]] | None:
-    """:func:`check` for a job's config as :func:`biaslab.train.train` sees it: the folder's
+    """:func:`check` for a job's config as :func:`biaslab.run.train.train` sees it: the folder's
     run recorded the ``train.steps_per_call`` it ran, and a packed job's seeds each have a
     record of their own. For the launch, before Hydra writes into the folder."""
     resolve_steps_per_call(cfg)

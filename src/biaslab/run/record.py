@@ -18,9 +18,10 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from biaslab import fingerprint, tracking
-from biaslab.atomic import DiskFull, is_disk_full
-from biaslab.results import FILENAME, write_results
+from biaslab.records.atomic import DiskFull, is_disk_full
+from biaslab.records.results import FILENAME, write_results
+from biaslab.resume import fingerprint
+from biaslab.run import tracking
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ class RunRecord:
             "seed": config.get("seed"),  # as given, if it does not resolve
             "overrides": tracking.redact(overrides, secrets),
             "config": tracking.redact(config, secrets),
-            # what a resume or rerun compares (biaslab.fingerprint); from the unredacted config
+            # what a resume or rerun compares (biaslab.resume.fingerprint); from the
+            # unredacted config
             fingerprint.KEY: fingerprint.of(config)["digest"] if isinstance(config, dict) else None,
             **provenance,
             **extra,
@@ -133,7 +135,7 @@ class RunRecord:
         self.data["error"] = error_record(e)
 
     def interrupt(self, interruption: dict[str, Any]) -> None:
-        """Stopped by a signal (:class:`biaslab.signals.Interrupted`): not a result."""
+        """Stopped by a signal (:class:`biaslab.resume.signals.Interrupted`): not a result."""
         self.data["status"] = "interrupted"
         self.data["interrupted"] = interruption
         self.data.pop("error", None)

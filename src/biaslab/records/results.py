@@ -14,11 +14,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from biaslab.atomic import write_text_atomic
+from biaslab.records.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 FILENAME = "results.json"
-# interrupted: stopped by a signal (biaslab.signals); like failed, not a result
+# interrupted: stopped by a signal (biaslab.resume.signals); like failed, not a result
 STATUSES = ("completed", "failed", "diverged", "interrupted")
 DIGEST = "content_sha256"
 # what integrity() finds: a digest that matches, none (written before digests), or a mismatch

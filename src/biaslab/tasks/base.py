@@ -1,5 +1,5 @@
 """The LightningModule every task shares (optimizer wiring, best validation score, divergence
-marks) and the classifier; the sequence tasks are in :mod:`biaslab.sequence_task`."""
+marks) and the classifier; the sequence tasks are in :mod:`biaslab.tasks.sequence`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from biaslab.guards import Diverged
 from biaslab.models.params import decay_groups
+from biaslab.tasks.guards import Diverged
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def log_train_loss(module: L.LightningModule, loss: torch.Tensor) -> None:
 def logs_this_step(module: Task) -> bool:
     """Whether the logger writes this optimizer step's values: every ``log_every_n_steps``
     steps. With ``steps_per_call`` K the trainer counts training calls, so its interval is
-    the step interval / K (:func:`biaslab.job.build_trainer`) and the written step is the
+    the step interval / K (:func:`biaslab.run.job.build_trainer`) and the written step is the
     last of a call."""
     every = module.trainer.log_every_n_steps * module.steps_per_call
     return (module.global_step + 1) % every == 0

@@ -1,16 +1,16 @@
 """The Hydra callback that claims a run's or sweep's folder before Hydra writes into it
 (``hydra.callbacks.one_writer``, after ``safe_paths`` has checked the paths).
 
-- **One writer per folder**: the folder's lock (:mod:`biaslab.folder_lock`) is taken first and
+- **One writer per folder**: the folder's lock (:mod:`biaslab.launch.lock`) is taken first and
   held until the process exits; a second run or sweep into the same folder is refused with one
   line naming the holder's PID, and writes nothing.
-- **A run**: its folder is then checked (:func:`biaslab.rundir.check_job`) before Hydra
+- **A run**: its folder is then checked (:func:`biaslab.resume.rundir.check_job`) before Hydra
   rewrites its ``.hydra/``; ``resume=true`` on a finished run of this config has nothing to do.
 - **A sweep whose jobs are known up front** (Hydra's basic sweeper): every job's folder is
   checked, and packed seeds that two jobs would both train are refused, before Hydra writes
   ``multirun.yaml`` or any job's ``.hydra/``; refused jobs get one line each, exit 2.
   Sweepers that make jobs as they go (Optuna) meet the same checks in each job
-  (:func:`biaslab.train.main`).
+  (:func:`biaslab.run.train.main`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from biaslab import rundir, sweep_plan
 from biaslab.config import ConfigError
-from biaslab.folder_lock import LOCK_FILE, FolderLocked, hold
-from biaslab.results import FILENAME
+from biaslab.launch import sweep_plan
+from biaslab.launch.lock import LOCK_FILE, FolderLocked, hold
+from biaslab.records.results import FILENAME
+from biaslab.resume import rundir
 
 SHOWN = 10  # refused jobs listed one by one; the rest are counted
 

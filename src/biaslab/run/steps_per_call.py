@@ -4,9 +4,10 @@ Lightning's own work around a training step (hook dispatch, the optimizer closur
 counters) is paid once per call, not once per optimizer step; on a small model on a CPU it is
 a large part of the step (docs/performance.md). A call takes K consecutive batches of the same
 order (:class:`~biaslab.data.base.Chunks`) and steps on each in the order Lightning's automatic
-loop does (:meth:`biaslab.task.Task.training_step`), so a run trains on the same batches to the
-same weights. The trainer then counts calls where the config counts steps: its validation and
-logging intervals are divided by K here, and its loggers are handed steps, not calls.
+loop does (:meth:`biaslab.tasks.base.Task.training_step`), so a run trains on the same
+batches to the same weights. The trainer then counts calls where the config counts steps: its
+validation and logging intervals are divided by K here, and its loggers are handed steps, not
+calls.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class StepsLogger(Logger):
     gives its count of calls: the step index during training (Lightning logs the 0-based
     index of the step under way) and the step count after it, which is the trainer's step
     count less the calls Lightning's figure is behind it. The epoch is the task's count
-    (:meth:`biaslab.task.Task.epochs_done`: the loader of K-step calls has no end, so the
+    (:meth:`biaslab.tasks.base.Task.epochs_done`: the loader of K-step calls has no end, so the
     trainer's own epoch stays 0 until the fit ends)."""
 
     def __init__(

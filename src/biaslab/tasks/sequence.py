@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.classification import MulticlassAccuracy
 
-from biaslab.task import Task, log_train_loss
+from biaslab.tasks.base import Task, log_train_loss
 
 log = logging.getLogger(__name__)
 

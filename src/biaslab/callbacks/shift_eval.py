@@ -18,7 +18,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from biaslab.seed_parallel.task import member_prefix
+from biaslab.tasks.packed import member_prefix
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 _KEYS = ("offset", "scale")

@@ -1,0 +1,1 @@
+"""The LightningModules (one model, K packed seeds, sequences), their guards, the registry."""
