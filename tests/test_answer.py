@@ -139,7 +139,7 @@ def test_readme_preset_and_report_commands_run(tmp_path):
             "checkpoint.at_end=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
     done = run_cli([*args, *tiny], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    argv = shlex.split(report.replace("multirun/bias_vs_width/<date_time>", "sweep"))
+    argv = shlex.split(report.split("#")[0].replace("multirun/bias_vs_width/<date_time>", "sweep"))
     out = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
