@@ -242,7 +242,8 @@ def render_page(ans: Answer) -> str:
         "Written by `make answer` (`python -m biaslab.report.answer`) from each published "
         "report's `verdicts.json`; do not edit by hand. One line per claim and data set, from "
         "its primary report; the reports below the table re-read the same runs or ran a "
-        "superseded protocol, and are not counted.",
+        "superseded protocol (an exploratory report a study re-decided among them), and are "
+        "not counted.",
         "",
         summary_table(ans),
         survival(ans),

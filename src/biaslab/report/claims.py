@@ -3,8 +3,8 @@ number on the page is read from the reports' verdicts.json).
 
 Every folder under results/ with a report.md is either a claim's primary report (counted in
 the global correction) or listed in NOT_COUNTED with the reason: a superseded protocol (an
-exploratory report a study re-decided among them), or the
-same runs read from another angle. A new report that is neither stops ``make answer``."""
+exploratory report a study re-decided among them), or the same runs read from another angle.
+A new report that is neither stops ``make answer``."""
 
 from __future__ import annotations
 
