@@ -16,6 +16,7 @@ from biaslab.report import answer as answer_mod
 from biaslab.report.answer import BEGIN, END, splice, write_answer
 from biaslab.report.answer_data import headline
 from biaslab.report.answer_page import readme_table
+from biaslab.report.claims import CLAIMS, NOT_COUNTED
 from biaslab.report.cli import main as report_main
 from tests.conftest import ROOT, run_cli
 
@@ -83,7 +84,7 @@ def test_global_correction_counts_each_headline_verdict_once(tmp_path):
     for v in ans.family:
         assert v.p_holm >= v.p and v.q_bh >= v.p
     # superseded reports and re-reads are not in the family
-    assert {v.claim.report for v in ans.family}.isdisjoint(answer_mod.NOT_COUNTED)
+    assert {v.claim.report for v in ans.family}.isdisjoint(NOT_COUNTED)
 
 
 def _cmp(kind: str, verdict: str = "", **extra) -> dict:
@@ -165,6 +166,6 @@ def test_interactions_shown_per_claim_and_kept_out_of_the_family():
     assert gain_cell(xs) == "width vs 16: larger 1, same 1 (of 2)"
     assert gain_cell([]) == "—"
     ans = answer_mod.answer(RESULTS)
-    depth = next(i for i, c in enumerate(answer_mod.CLAIMS) if c.report == "bias_vs_depth")
-    assert gains_of(answer_mod.CLAIMS[depth], ans.reports["bias_vs_depth"])  # published
+    depth = next(i for i, c in enumerate(CLAIMS) if c.report == "bias_vs_depth")
+    assert gains_of(CLAIMS[depth], ans.reports["bias_vs_depth"])  # published
     assert len(ans.family) == sum(v.p is not None for vs in ans.verdicts.values() for v in vs)

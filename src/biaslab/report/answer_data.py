@@ -47,16 +47,17 @@ class Answer:
 def headline(cmp: dict) -> tuple[str, float | None]:
     """The test a verdict rests on: the difference test (the solve test where the verdict reads
     the solve rate), TOST for "equivalent"; for "inconclusive" the difference test, else the
-    solve test. Identical runs and twins are not tested."""
+    solve test. Identical runs and twins are not tested. A study's entries name their test
+    (its anytime-valid p against 0, or its anytime-valid equivalence p)."""
     if cmp["identical"] or cmp["twin_of"] is not None:
         return "", None
     t, eq, solve = cmp["test"], cmp["equivalence"], cmp["solve"]
     if cmp["kind"] == "equivalent":
-        return "tost", eq["p"]
+        return eq.get("name", "tost"), eq["p"]
     if cmp["kind"] in ("helps", "hurts") and "(solve rate)" in cmp["verdict"]:
         return "solve", solve["p"]
     if t is not None and cmp["p_holm"] is not None:  # a t-test the report's family holds
-        return "t", t["p"]
+        return t.get("name", "t"), t["p"]
     if solve is not None and solve["p_holm"] is not None:
         return "solve", solve["p"]
     return "", None

@@ -46,13 +46,16 @@ def _counts(vs: list[Verdict], baseline: str) -> str:
     return text + (f" ({', '.join(same)}: the same runs)" if same else "")
 
 
-def _effect(vs: list[Verdict], metric: str) -> str:
+def _effect(vs: list[Verdict], data: dict) -> str:
+    metric = data["metric"]
     tested = [v for v in vs if v.cmp["test"] is not None and v.cmp["twin_of"] is None]
     if not tested:
         return "—"
     tested.sort(key=lambda v: v.cmp["test"]["diff"])
     ends = [tested[0], tested[-1]] if len(tested) > 1 else tested
     text = " to ".join(_ci(v.cmp["test"], metric) for v in ends) + _unit(metric)
+    if data.get("interval"):  # a study: not a 95 % CI, its confidence sequence at 1 − α/m
+        text += f" ({data['interval']})"
     for v in vs:  # a verdict that reads the solve rate: its counts, not a difference
         if "(solve rate)" in v.cmp["verdict"]:
             s = v.cmp["solve"]
@@ -62,13 +65,18 @@ def _effect(vs: list[Verdict], metric: str) -> str:
     return text
 
 
-def _seeds(vs: list[Verdict]) -> str:
+def _seeds(vs: list[Verdict], data: dict) -> str:
     ns = sorted({len(v.cmp["diffs"]) for v in vs})
-    return str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+    text = str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+    return text + (", sequential" if _study(data) else "")
 
 
 def _protocol(claim: Claim, data: dict) -> str:
     return claim.protocol or ("tuned lr" if data["select"] else "fixed lr")
+
+
+def _study(data: dict) -> bool:
+    return data.get("protocol") == "study"
 
 
 def _global(vs: list[Verdict]) -> str:
@@ -92,8 +100,8 @@ def summary_table(ans: Answer, link: str = "") -> str:
         where = "".join(f" ({k.split('.')[-1]}={v})" for k, v in claim.where.items())
         rows.append(
             f"| {claim.claim} | {claim.data} | {_counts(vs, data['baseline'])} "
-            f"| {_effect(vs, data['metric'])} | {gain_cell(gains_of(claim, data))} "
-            f"| {_seeds(vs)} | {_protocol(claim, data)} | {_global(vs)} "
+            f"| {_effect(vs, data)} | {gain_cell(gains_of(claim, data))} "
+            f"| {_seeds(vs, data)} | {_protocol(claim, data)} | {_global(vs)} "
             f"| [{claim.report}]({link}{claim.report}/report.md){where} |"
         )
     return "\n".join(rows) + "\n"
@@ -175,15 +183,21 @@ def _row(v: Verdict, data: dict) -> str:
     kind = cmp["kind"]
     if "(solve rate)" in cmp["verdict"]:
         kind += " (solve rate)"
+    if "look" in cmp:  # a study's cell: where it stopped
+        look = cmp["look"]
+        why = "" if look["stopped"] == "decided" else f", stopped by the {look['stopped']}"
+        kind += f" (n = {look['n']}, look {look['k']} of {look['of']}{why})"
     eq = cmp["equivalence"]
     eq_text = (
         "—"
         if eq is None
         else f"[{fmt_num(eq['ci_low'], metric)}, {fmt_num(eq['ci_high'], metric)}]"
     )
+    if _study(data):  # one interval decides every verdict of a study
+        eq_text = "the same"
     tuned = " vs ".join(cmp["tuned"].values()) if cmp["tuned"] else "—"
     usable = f"{len(cmp['diffs'])} ({len(cmp['usable'])})"
-    holm = cmp["p_holm"] if v.test != "tost" else (eq or {}).get("p_holm")
+    holm = (eq or {}).get("p_holm") if cmp["kind"] == "equivalent" else cmp["p_holm"]
     if v.test == "solve":
         holm = cmp["solve"]["p_holm"]
     return (
@@ -198,6 +212,14 @@ def claim_section(ans: Answer, i: int) -> str:
     data = ans.reports[claim.report]
     margin = "none" if data["margin"] is None else fmt_num(data["margin"], data["metric"])
     tuned = f": `{data['select']}` chosen per arm by `{data['by']}`" if data["select"] else ""
+    ci, eq_ci, own = "95 % CI", "90 % CI", "report Holm p"
+    if _study(data):
+        tuned += (
+            f" on tuning seeds, then fresh seeds in batches until each cell is decided (plan "
+            f"{data['plan_hash']}); intervals: the {data['interval']} (anytime-valid), p: "
+            f"anytime-valid; its own correction: {data['correction']}"
+        )
+        ci, eq_ci, own = data["interval"], "equivalence interval", "study Bonferroni p (m·p)"
     lines = [
         f"### {claim.claim} — {claim.data}",
         "",
@@ -205,8 +227,8 @@ def claim_section(ans: Answer, i: int) -> str:
         f"`{data['baseline']}` on `{data['metric']}`, margin "
         f"±{margin}{_unit(data['metric'])}; {_protocol(claim, data)}{tuned}.",
         "",
-        "| group | arm | verdict | difference, 95 % CI | 90 % CI | seeds (usable) | lr chosen "
-        "| test | p | report Holm p | global BH q | global Holm p | left out, solved |",
+        f"| group | arm | verdict | difference, {ci} | {eq_ci} | seeds (usable) | lr chosen "
+        f"| test | p | {own} | global BH q | global Holm p | left out, solved |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     gains = gain_table(gains_of(claim, data), data["metric"])
@@ -220,7 +242,8 @@ def render_page(ans: Answer) -> str:
         "Written by `make answer` (`python -m biaslab.report.answer`) from each published "
         "report's `verdicts.json`; do not edit by hand. One line per claim and data set, from "
         "its primary report; the reports below the table re-read the same runs or ran a "
-        "superseded protocol, and are not counted.",
+        "superseded protocol (an exploratory report a study re-decided among them), and are "
+        "not counted.",
         "",
         summary_table(ans),
         survival(ans),
@@ -233,7 +256,11 @@ def render_page(ans: Answer) -> str:
         "primary report is one test in a single family: the paired t-test for helps, hurts and "
         "inconclusive (the exact paired solve test where the verdict reads the solve rate, or "
         "where no t-test ran), TOST for equivalent. Identical runs and twins (`auto` ≡ `false`) "
-        "are not tested. *global Holm p* controls the chance of any false verdict; *global BH "
+        "are not tested. A study's cell enters with its anytime-valid p: against 0 for helps, "
+        "hurts and inconclusive, the equivalence p (the weaker of the evidence against +δ and "
+        "against −δ) for equivalent; a study corrects its own cells by Bonferroni (α/m), "
+        "shown where a report shows its Holm p. *global Holm p* controls the chance of any "
+        "false verdict; *global BH "
         "q* (Benjamini–Hochberg, `scipy.stats.false_discovery_control`) the expected share of "
         "false ones. A verdict survives when its global Holm p is below "
         f"{ALPHA:g}.",

@@ -41,7 +41,7 @@ def _panel(ax, vs: list[Verdict], data: dict, title: str) -> None:
         if t is not None and len(cmp["usable"]) >= 3:
             ax.plot([t["ci_low"] * s, t["ci_high"] * s], [y, y], color=color, linewidth=1.2)
             ax.plot([t["diff"] * s], [y], "o", color=color, markersize=3.5)
-        if eq is not None and len(cmp["usable"]) >= 3:
+        if eq is not None and len(cmp["usable"]) >= 3 and not data.get("interval"):
             ax.plot([eq["ci_low"] * s, eq["ci_high"] * s], [y, y], color=color, linewidth=3.2,
                     alpha=0.6, solid_capstyle="butt")  # fmt: skip
         ax.text(1.02, y, _word(v), transform=ax.get_yaxis_transform(), va="center",
@@ -72,7 +72,9 @@ def answer_figure(ans: Answer, path: Path) -> Path:
     grid = fig.add_gridspec(len(rows), COLUMNS, height_ratios=heights)
     for i, claim in enumerate(CLAIMS):
         ax = fig.add_subplot(grid[i // COLUMNS, i % COLUMNS])
-        _panel(ax, ans.verdicts[i], ans.reports[claim.report], f"{claim.claim} — {claim.data}")
+        data = ans.reports[claim.report]
+        study = f" [study: {data['interval']}]" if data.get("interval") else ""
+        _panel(ax, ans.verdicts[i], data, f"{claim.claim} — {claim.data}{study}")
     handles = [
         Line2D([], [], color="0.3", linewidth=1.2, marker="o", markersize=3.5,
                label="mean paired difference, 95 % CI"),

@@ -2,8 +2,9 @@
 number on the page is read from the reports' verdicts.json).
 
 Every folder under results/ with a report.md is either a claim's primary report (counted in
-the global correction) or listed in NOT_COUNTED with the reason: a superseded protocol, or the
-same runs read from another angle. A new report that is neither stops ``make answer``."""
+the global correction) or listed in NOT_COUNTED with the reason: a superseded protocol (an
+exploratory report a study re-decided among them), or the same runs read from another angle.
+A new report that is neither stops ``make answer``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class Claim:
     claim: str  # the hypothesis, as its preset states it
     data: str  # the data set (and, for a shifted test set, the shift)
     where: dict[str, str] = field(default_factory=dict)  # only the groups with these values
-    protocol: str = ""  # how the learning rate was set, when the report did not tune it
+    protocol: str = ""  # how the learning rate was set, when the report did not tune it; study
 
 
 BIAS_WIDTH = "Small nets need a bias, large ones don't"
@@ -42,8 +43,10 @@ _SHIFT_ARMS = {
 CLAIMS: list[Claim] = [
     Claim("bias_vs_width", BIAS_WIDTH, MNIST1D),
     Claim("bias_vs_depth", "A deeper net needs the bias less", MNIST1D),
-    Claim("bias_vs_norm", BIAS_NORM, MNIST1D, {"model.norm": "batch"}),
-    Claim("bias_vs_norm", "(control) without a norm", MNIST1D, {"model.norm": "none"}),
+    Claim("bias_vs_norm_study", BIAS_NORM, MNIST1D, {"model.norm": "batch"}, "study"),
+    Claim(
+        "bias_vs_norm_study", "(control) without a norm", MNIST1D, {"model.norm": "none"}, "study"
+    ),
     Claim("first_layer", FIRST, MNIST1D),
     Claim(
         "overparam",
@@ -65,6 +68,8 @@ CLAIMS: list[Claim] = [
 _FIXED = "superseded: the fixed-lr protocol, before the tuned one"
 _PAIRED = "superseded: a fixed-lr rerun with both arms from the same initial weights"
 NOT_COUNTED: dict[str, str] = {
+    "bias_vs_norm": "exploratory, superseded by the study bias_vs_norm_study (here seeds were "
+    "added after looking, and the lr was chosen on the seeds it tests)",
     "bias_vs_width_256": "the same runs as bias_vs_width's width 256 (pooled there)",
     "bias_vs_width_fixed_lr": _FIXED,
     "bias_vs_width_paired": _PAIRED,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from biaslab.study import preset, report, run
+from biaslab.study import preset, report, run, verdicts
 from biaslab.study.plan import PlanError, write
 
 
@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     _plan_parser(sub)
     sub.add_parser("run", help="run or resume the study in DIR").add_argument("dir")
-    r = sub.add_parser("report", help="write DIR/report.md")
+    r = sub.add_parser("report", help="write DIR/report.md and DIR/verdicts.json")
     r.add_argument("dir")
     return p
 
@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             text = report.report(Path(args.dir))
             (Path(args.dir) / report.REPORT).write_text(text)
+            verdicts.write(Path(args.dir))  # for the answer page (make answer)
             print(text)
     except ValidationError as e:
         err = e.errors()[0]

@@ -56,6 +56,8 @@ class CellState:
     cell: Cell
     looks: list[sequential.Look] = field(default_factory=list)
     diffs: list[np.ndarray] = field(default_factory=list)  # per batch, failed pairs left out
+    # per seed: first − second on the plan's scale (None: a run failed or lacks the metric)
+    pairs: dict[int, float | None] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # failed runs per arm
     runs: dict[str, int] = field(default_factory=dict)  # runs per arm
     discordant: tuple[int, int] = (0, 0)  # pairs where only the first / only the second failed
@@ -105,7 +107,9 @@ def _add_batch(plan: Plan, state: CellState, arm_values: dict[str, str], rec: Re
             state.runs[arm] = state.runs.get(arm, 0) + 1
         da, db = da + int(fa and not fb), db + int(fb and not fa)
         va, vb = value(plan, ra), value(plan, rb)
-        if not (fa or fb) and va is not None and vb is not None:
+        usable = not (fa or fb) and va is not None and vb is not None
+        state.pairs[s] = va - vb if usable else None
+        if usable:
             diffs.append(sign * (va - vb))
     state.discordant = (da, db)
     state.failure_evidence = max(state.failure_evidence, sequential.failure_log_evidence(da, db))

@@ -25,7 +25,7 @@ def _fmt(plan: Plan, d: float) -> str:
     return f"{d:+.4g}"
 
 
-def _natural(plan: Plan, lo: float, hi: float, mean: float) -> tuple[float, float, float]:
+def natural(plan: Plan, lo: float, hi: float, mean: float) -> tuple[float, float, float]:
     """Back from the oriented difference (> 0: the first arm better) to first − second."""
     if plan.direction == "max":
         return lo, hi, mean
@@ -106,7 +106,7 @@ def lines(
         rates, fp = _failures(plan, cell)
         if cell.looks:
             last = cell.looks[-1]
-            lo, hi, mean = _natural(plan, last.lo, last.hi, last.mean)
+            lo, hi, mean = natural(plan, last.lo, last.hi, last.mean)
             nums = f"{_fmt(plan, mean)} | [{_fmt(plan, lo)}, {_fmt(plan, hi)}] | {last.p_value:.3g}"
         else:
             nums = "– | – | –"

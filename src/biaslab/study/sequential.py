@@ -67,6 +67,28 @@ def log_evidence(x: np.ndarray, mu: float, c2: float) -> float:
     return 0.5 * math.log(c2 / (n + c2)) + 0.5 * n * math.log((n + c2) * v / denom)
 
 
+def equivalence_p(batches: list[np.ndarray], delta: float, c2: float) -> float:
+    """An anytime-valid p-value for "equivalent within ±delta": the larger of the evidence
+    against +delta and against -delta, 1 / max over looks of G(±delta). Each margin counts only
+    at looks whose mean lies on the inside of it (G(+delta) is evidence against mean = +delta
+    either way; a sample far above +delta must not count against "mean >= +delta"). At one
+    look, p < alpha exactly when :func:`interval` at alpha lies inside (-delta, +delta); under
+    any mean at or beyond a margin, P(p <= alpha at some look) <= alpha, since the confidence
+    sequence then missed that mean."""
+    best_hi = best_lo = 0.0  # max log G(+delta), log G(-delta) over the looks that count
+    seen = np.empty(0)
+    for batch in batches:
+        seen = np.concatenate([seen, np.asarray(batch, dtype=float)])
+        if len(seen) < 2:  # one difference: the sequence is still the whole line
+            continue
+        mean = float(seen.mean())
+        if mean < delta:
+            best_hi = max(best_hi, log_evidence(seen, delta, c2))
+        if mean > -delta:
+            best_lo = max(best_lo, log_evidence(seen, -delta, c2))
+    return max(min(1.0, math.exp(-best_hi)), min(1.0, math.exp(-best_lo)))
+
+
 def interval(x: np.ndarray, alpha: float, c2: float) -> tuple[float, float]:
     """The confidence sequence at the differences ``x`` (mean ± radius)."""
     x = np.asarray(x, dtype=float)
