@@ -24,7 +24,7 @@ from biaslab.run import tracking
 from biaslab.run.steps_per_call import StepsLogger, steps_per_call, trainer_overrides
 from biaslab.seed_parallel import KEY
 from biaslab.seed_parallel.members import Member, check, same_splits
-from biaslab.tasks.base import Task
+from biaslab.tasks.base import StepSettings, Task
 from biaslab.tasks.guards import DivergenceGuard
 from biaslab.tasks.registry import TASKS
 
@@ -68,22 +68,35 @@ def build_task(cfg: DictConfig, members: Sequence[Member]) -> tuple[Task, Any, d
         datas.append(data)
     params = count_params(models[0])  # every member's own counts
     scheduler = instantiate(cfg.scheduler) if "_target_" in cfg.scheduler else None
+    steps = step_settings(cfg)
+    optimizer = instantiate(cfg.optimizer)
     if k == 1:
-        task = TASKS[spec.task](models[0], spec.num_classes, instantiate(cfg.optimizer), scheduler)
+        task = TASKS[spec.task](models[0], spec.num_classes, optimizer, scheduler, steps=steps)
         data = datas[0]
     else:
         from biaslab.seed_parallel.pack import pack
 
         seeds = [m.seed for m in members]
-        task, data = pack(cfg, seeds, models, datas, instantiate(cfg.optimizer), scheduler)
-    task.no_decay_bias_norm = bool(OmegaConf.select(cfg, "train.no_decay_bias_norm"))
-    calls = steps_per_call(cfg)
-    if calls > 1:  # one device only (config.optimization.steps_per_call_fits)
-        task.steps_per_call = data.steps_per_call = calls
-        task.automatic_optimization = False
-        task.clip_val = OmegaConf.select(cfg, "trainer.gradient_clip_val")
-        task.clip_algorithm = OmegaConf.select(cfg, "trainer.gradient_clip_algorithm")
+        task, data = pack(cfg, seeds, models, datas, optimizer, scheduler, steps)
+    # the data module is built from cfg.data, whose keys are its arguments: K is handed over
+    data.steps_per_call = steps.steps_per_call
     return task, data, params
+
+
+def step_settings(cfg: DictConfig) -> StepSettings:
+    """How the task steps: train.steps_per_call > 1 (one device only, see
+    config.optimization.steps_per_call_fits) moves the trainer's clipping into the task."""
+    calls = steps_per_call(cfg)
+    clipping = (
+        {
+            "clip_val": OmegaConf.select(cfg, "trainer.gradient_clip_val"),
+            "clip_algorithm": OmegaConf.select(cfg, "trainer.gradient_clip_algorithm"),
+        }
+        if calls > 1
+        else {}
+    )
+    no_decay = bool(OmegaConf.select(cfg, "train.no_decay_bias_norm"))
+    return StepSettings(no_decay_bias_norm=no_decay, steps_per_call=calls, **clipping)
 
 
 def make_loggers(members: Sequence[Member], params: dict[str, int]) -> list[Logger | None]:

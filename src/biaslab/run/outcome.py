@@ -7,10 +7,39 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from biaslab.records.results import FILENAME
 from biaslab.run.record import RunRecord
+
+
+class MemberOutcome(TypedDict):
+    """One packed member's part of an :class:`Outcome`."""
+
+    seed: int
+    status: str
+    metrics: dict[str, Any]
+    results: str  # its results.json
+    run: str | None  # where its logger keeps it
+
+
+class _Outcome(TypedDict):
+    status: str
+    params: dict[str, int]
+    optimized: float | None
+    wall_s: float
+    metrics: dict[str, Any]
+    results: str
+    run: str | None
+
+
+class Outcome(_Outcome, total=False):
+    """What a job ended with: ``status`` (completed or diverged), ``params`` (one member's
+    counts), ``optimized`` (the optimized metric: NaN when a run diverged, None when not
+    recorded), ``wall_s``, ``metrics`` (a packed job's: its completed members' means),
+    ``results`` (path or glob), ``run`` (the logger's run), and a packed job's ``members``."""
+
+    members: list[MemberOutcome]
 
 
 def _mean(values: list[float]) -> float:
@@ -19,14 +48,14 @@ def _mean(values: list[float]) -> float:
 
 def outcome(
     metric: str, records: Sequence[RunRecord], out_dirs: Sequence[Path], job_dir: Path
-) -> dict[str, Any]:
+) -> Outcome:
     """``metric``: the optimized one (NaN when a run diverged, None when not recorded)."""
     values = [r.metrics.get(metric) for r in records]
     diverged = any(r.status == "diverged" for r in records)
     optimized = (
         float("nan") if diverged else None if None in values else _mean(list(map(float, values)))
     )
-    out = {
+    out: dict[str, Any] = {
         "status": "diverged" if diverged else "completed",
         "params": records[0].data.get("params", {}),
         "optimized": optimized,

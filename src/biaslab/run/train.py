@@ -27,7 +27,7 @@ from biaslab.resume import rundir, signals
 from biaslab.resume.signals import Interrupted, StopOnSignal
 from biaslab.run import distributed, steps_per_call, tracking
 from biaslab.run.job import build_task, build_trainer, make_loggers
-from biaslab.run.outcome import outcome
+from biaslab.run.outcome import Outcome, outcome
 from biaslab.run.record import RunRecord, close_and_write, git_commit, job_overrides, versions
 from biaslab.run.summary import print_summary
 from biaslab.seed_parallel import parallel_seeds
@@ -58,7 +58,7 @@ def _best_metric(cfg: DictConfig) -> str:
     return cfg.optimized_metric or TASKS[getattr(data, "task", "classification")].best_metric
 
 
-def _nothing_to_do(cfg: DictConfig, done: list[dict[str, Any]], members) -> dict[str, Any]:
+def _nothing_to_do(cfg: DictConfig, done: list[dict[str, Any]], members) -> Outcome:
     """resume=true on a finished run of this config: its records stay as they are."""
     job_dir = Path(cfg.paths.output_dir)
     print(
@@ -85,7 +85,7 @@ def data_spec(data: Any) -> dict[str, Any]:
     return {"task": spec.task, "num_classes": spec.num_classes}
 
 
-def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Outcome:
     """Train and test one configuration, or its K = ``train.parallel_seeds`` seeds packed into
     one model. Always leaves one results.json per run (K: in ``<paths.output_dir>/seed=<s>/``)
     with status ``completed``, ``diverged`` (NaN/inf loss: that run stopped, step recorded; a

@@ -13,6 +13,7 @@ from biaslab.data.base import TensorDataModule
 from biaslab.models.packed import NotPackable, PackedModel
 from biaslab.seed_parallel import KEY
 from biaslab.seed_parallel.data import SeedParallelData
+from biaslab.tasks.base import StepSettings
 from biaslab.tasks.packed import SeedParallelClassifier
 
 
@@ -23,6 +24,7 @@ def pack(
     datas: Sequence[TensorDataModule],
     optimizer: Callable[..., torch.optim.Optimizer],
     scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None,
+    steps: StepSettings,
 ) -> tuple[SeedParallelClassifier, SeedParallelData]:
     try:
         packed = PackedModel(models)
@@ -31,5 +33,5 @@ def pack(
     if cfg.model.get("compile"):
         packed.compile()
     data = SeedParallelData(datas)
-    task = SeedParallelClassifier(packed, seeds, data.spec.num_classes, optimizer, scheduler)
+    task = SeedParallelClassifier(packed, seeds, data.spec.num_classes, optimizer, scheduler, steps)
     return task, data

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -61,6 +62,22 @@ def logs_this_step(module: Task) -> bool:
     return (module.global_step + 1) % every == 0
 
 
+@dataclass(frozen=True)
+class StepSettings:
+    """How a task takes its optimizer steps, from ``train.*`` and ``trainer.*`` keys.
+
+    ``no_decay_bias_norm`` (train.no_decay_bias_norm): biases and norm parameters get
+    weight_decay 0. ``steps_per_call`` K (train.steps_per_call): K > 1 takes K batches per
+    training_step and steps the optimizer on each (manual optimization), so the trainer's
+    gradient clipping (``clip_val``, ``clip_algorithm``) moves to the task: Lightning clips only
+    what it steps itself."""
+
+    no_decay_bias_norm: bool = False
+    steps_per_call: int = 1
+    clip_val: float | None = None
+    clip_algorithm: str | None = None
+
+
 class Task(L.LightningModule):
     """What every task shares, for one model or K packed members (:mod:`biaslab.seed_parallel`):
     the optimizer and scheduler partials (Hydra ``_partial_: true``: they take the parameters
@@ -72,16 +89,8 @@ class Task(L.LightningModule):
 
     best_metric = "val/acc"
     higher_is_better = True
-    # train.no_decay_bias_norm: biases and norm parameters get weight_decay 0 (set by the job)
-    no_decay_bias_norm = False
     # what a run records under val/, so a sweeper's optimized_metric can be checked before it runs
     val_metrics: tuple[str, ...] = ("val/loss", "val/acc")
-    # train.steps_per_call K (set by the job): K > 1 takes K batches per training_step and
-    # steps the optimizer on each (manual optimization); the trainer's gradient clipping
-    # moves here, since Lightning clips only what it steps itself
-    steps_per_call = 1
-    clip_val: float | None = None
-    clip_algorithm: str | None = None
 
     def __init__(
         self,
@@ -89,9 +98,15 @@ class Task(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         prefixes: Sequence[str] = ("",),
+        steps: StepSettings | None = None,
     ):
         super().__init__()
         self.model = model
+        steps = steps or StepSettings()
+        self.no_decay_bias_norm = steps.no_decay_bias_norm
+        self.steps_per_call = steps.steps_per_call
+        self.automatic_optimization = steps.steps_per_call == 1
+        self.clip_val, self.clip_algorithm = steps.clip_val, steps.clip_algorithm
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.prefixes = list(prefixes)
@@ -238,8 +253,9 @@ class Classifier(Task):
         num_classes: int,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        steps: StepSettings | None = None,
     ):
-        super().__init__(model, optimizer, scheduler)
+        super().__init__(model, optimizer, scheduler, steps=steps)
         # micro average = plain fraction of correct predictions
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")

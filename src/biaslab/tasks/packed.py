@@ -14,7 +14,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from biaslab.models.packed import PackedModel
-from biaslab.tasks.base import Task, logs_this_step
+from biaslab.tasks.base import StepSettings, Task, logs_this_step
 from biaslab.tasks.guards import Diverged, check_due
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,10 @@ class SeedParallelClassifier(Task):
         num_classes: int,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        steps: StepSettings | None = None,
     ):
         seeds = [int(s) for s in seeds]
-        super().__init__(model, optimizer, scheduler, [member_prefix(s) for s in seeds])
+        super().__init__(model, optimizer, scheduler, [member_prefix(s) for s in seeds], steps)
         self.seeds = seeds
         k = len(self.seeds)
         self.val_acc = nn.ModuleList(

@@ -23,8 +23,8 @@ class _SequenceTask(Task):
 
     output = "last"  # what an LSTM built with output=auto should produce for this task
 
-    def __init__(self, model, optimizer, scheduler=None, baseline: float | None = None):
-        super().__init__(model, optimizer, scheduler)
+    def __init__(self, model, optimizer, scheduler=None, baseline: float | None = None, steps=None):
+        super().__init__(model, optimizer, scheduler, steps=steps)
         if getattr(model, "output", None) == "auto":
             model.output = self.output
         self._baseline = baseline
@@ -57,8 +57,8 @@ class Regressor(_SequenceTask):
     threshold = 0.1
     steps_metric = f"val/steps_to_{threshold:g}"
 
-    def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None):
-        super().__init__(model, optimizer, scheduler, baseline)
+    def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None, steps=None):
+        super().__init__(model, optimizer, scheduler, baseline, steps)
         self.val_mse = MeanSquaredError()
         self.test_mse = MeanSquaredError()
         self.steps_to: int | None = None
@@ -123,8 +123,8 @@ class SequenceClassifier(_SequenceTask):
     output = "sequence"
     val_metrics = ("val/loss", "val/acc", "val/loss_over_baseline")
 
-    def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None):
-        super().__init__(model, optimizer, scheduler, baseline)
+    def __init__(self, model, num_classes, optimizer, scheduler=None, baseline=None, steps=None):
+        super().__init__(model, optimizer, scheduler, baseline, steps)
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_loss = MeanMetric()
