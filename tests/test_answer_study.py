@@ -5,13 +5,14 @@ cells as its own correction); the exploratory report it re-decided is listed, no
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import pytest
 
 from biaslab.report import answer as answer_mod
 from biaslab.report.answer_data import headline
-from biaslab.report.answer_page import render_page, summary_table
+from biaslab.report.answer_page import claim_section, render_page, summary_table
 from biaslab.report.claims import CLAIMS, NOT_COUNTED
 from biaslab.study.cli import main as study_main
 from biaslab.study.plan import read
@@ -91,3 +92,27 @@ def test_headline_names_a_study_test():
            "equivalence": {"p": 0.004, "name": "anytime equivalence"}}  # fmt: skip
     assert headline(cmp) == ("anytime equivalence", 0.004)
     assert headline({**cmp, "kind": "helps"}) == ("anytime t", 0.5)
+
+
+FORGET = "forget_bias_t100_study"
+
+
+def test_a_log_scale_study_reads_as_ratios_on_the_page():
+    ans = answer_mod.answer(RESULTS)
+    i = next(i for i, c in enumerate(CLAIMS) if c.report == FORGET)
+    data = ans.reports[FORGET]
+    assert data["log_scale"] and data["metric"] == "test/mse"
+    (v,) = ans.verdicts[i]
+    t = v.cmp["test"]
+    lo, mean, hi = (f"×{math.exp(t[k]):.3g}" for k in ("ci_low", "diff", "ci_high"))
+    ratio = f"{mean} [{lo}, {hi}]"
+    row = next(x for x in summary_table(ans).splitlines() if f"[{FORGET}]" in x)
+    assert ratio in row and "| study, fixed lr |" in row
+    section = claim_section(ans, i)
+    assert "margin ×0.8 to ×1.25;" in section and "geometric mean ratio to `null`" in section
+    assert ": no tuning, fresh seeds in batches" in section and "tuning seeds" not in section
+    assert f"| all | 1 | {v.cmp['kind']} (n = {v.cmp['look']['n']}" in section
+    assert ratio in section
+    # the exploratory report stays primary for its own cells: the study re-decides one arm at
+    # one length, on other seeds, and is counted beside it
+    assert any(w.claim.report == "forget_bias" for w in ans.family)
