@@ -211,11 +211,7 @@ def _row(v: Verdict, data: dict) -> str:
         why = "" if look["stopped"] == "decided" else f", stopped by the {look['stopped']}"
         kind += f" (n = {look['n']}, look {look['k']} of {look['of']}{why})"
     eq = cmp["equivalence"]
-    eq_text = (
-        "—"
-        if eq is None
-        else f"[{_num(eq['ci_low'], data)}, {_num(eq['ci_high'], data)}]"
-    )
+    eq_text = "—" if eq is None else f"[{_num(eq['ci_low'], data)}, {_num(eq['ci_high'], data)}]"
     if _study(data):  # one interval decides every verdict of a study
         eq_text = "the same"
     tuned = " vs ".join(cmp["tuned"].values()) if cmp["tuned"] else "—"
