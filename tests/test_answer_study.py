@@ -5,13 +5,14 @@ cells as its own correction); the exploratory report it re-decided is listed, no
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import pytest
 
 from biaslab.report import answer as answer_mod
-from biaslab.report.answer_data import headline
-from biaslab.report.answer_page import render_page, summary_table
+from biaslab.report.answer_data import headline, row_labels
+from biaslab.report.answer_page import claim_section, render_page, summary_table
 from biaslab.report.claims import CLAIMS, NOT_COUNTED
 from biaslab.study.cli import main as study_main
 from biaslab.study.plan import read
@@ -21,15 +22,16 @@ RESULTS = ROOT / "results"
 STUDY = "bias_vs_norm_study"
 
 
-def test_study_report_writes_the_committed_verdicts_json(tmp_path):
-    folder = tmp_path / STUDY
-    shutil.copytree(RESULTS / STUDY, folder)
+@pytest.mark.parametrize("study", [STUDY, "forget_bias_t100_study"])
+def test_study_report_writes_the_committed_verdicts_json(tmp_path, study):
+    folder = tmp_path / study
+    shutil.copytree(RESULTS / study, folder)
     (folder / "verdicts.json").unlink()
     assert study_main(["report", str(folder)]) == 0
-    assert (folder / "report.md").read_text() == (RESULTS / STUDY / "report.md").read_text()
+    assert (folder / "report.md").read_text() == (RESULTS / study / "report.md").read_text()
     fresh = json.loads((folder / "verdicts.json").read_text())
-    committed = json.loads((RESULTS / STUDY / "verdicts.json").read_text())
-    assert committed["command"] == f"python -m biaslab.study report results/{STUDY}"
+    committed = json.loads((RESULTS / study / "verdicts.json").read_text())
+    assert committed["command"] == f"python -m biaslab.study report results/{study}"
     fresh["command"] = committed["command"]  # the scratch folder differs, nothing else may
     assert fresh == committed
 
@@ -91,3 +93,29 @@ def test_headline_names_a_study_test():
            "equivalence": {"p": 0.004, "name": "anytime equivalence"}}  # fmt: skip
     assert headline(cmp) == ("anytime equivalence", 0.004)
     assert headline({**cmp, "kind": "helps"}) == ("anytime t", 0.5)
+
+
+FORGET = "forget_bias_t100_study"
+
+
+def test_a_log_scale_study_reads_as_ratios_on_the_page():
+    ans = answer_mod.answer(RESULTS)
+    i = next(i for i, c in enumerate(CLAIMS) if c.report == FORGET)
+    data = ans.reports[FORGET]
+    assert data["log_scale"] and data["metric"] == "test/mse"
+    (v,) = ans.verdicts[i]
+    t = v.cmp["test"]
+    lo, mean, hi = (f"×{math.exp(t[k]):.3g}" for k in ("ci_low", "diff", "ci_high"))
+    ratio = f"{mean} [{lo}, {hi}]"
+    row = next(x for x in summary_table(ans).splitlines() if f"[{FORGET}]" in x)
+    assert ratio in row and "| study, fixed lr |" in row
+    section = claim_section(ans, i)
+    assert "margin ×0.8 to ×1.25;" in section and "geometric mean ratio to `null`" in section
+    assert ": no tuning, fresh seeds in batches" in section and "tuning seeds" not in section
+    assert f"| all | 1 | {v.cmp['kind']} (n = {v.cmp['look']['n']}" in section
+    assert ratio in section
+    assert row_labels([v], data["group_keys"]) == ["1"]  # one cell: the arm alone
+    assert v.cmp["verdict"].startswith(f"{v.cmp['kind']}: ×{math.exp(t['diff']):.3f} [×")
+    # the exploratory report stays primary for its own cells: the study re-decides one arm at
+    # one length, on other seeds, and is counted beside it
+    assert any(w.claim.report == "forget_bias" for w in ans.family)

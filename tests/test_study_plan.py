@@ -323,9 +323,12 @@ def test_forget_bias_plan_runs_a_job_per_seed_on_the_log_scale():
     )
     with pytest.raises(PlanError, match="published"):
         preset.from_args(args)
-    args.confirm_seed = 1000
+    args.confirm_seed = 1000  # published since: forget_bias_t100_study's seeds
+    with pytest.raises(PlanError, match="published"):
+        preset.from_args(args)
+    args.confirm_seed = 2000
     plan = preset.from_args(args)
     assert not plan.pack and plan.cells == {} and plan.m == 1 and plan.arms == ["1", "null"]
     state = progress.replay(plan, records.Records({}, []), {"(one cell)": {}})
-    assert products(state.missing) == [["model.forget_bias=1,null", "seed=1000,1001,1002"]]
+    assert products(state.missing) == [["model.forget_bias=1,null", "seed=2000,2001,2002"]]
     assert records.same(None, "null") and not records.same(None, "1")

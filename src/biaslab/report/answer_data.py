@@ -79,7 +79,9 @@ def row_labels(rows: list[Verdict], group_keys: list[str]) -> list[str]:
     out = []
     for v in rows:
         group = ", ".join(f"{k.split('.')[-1]}={v.cmp['group'][k]}" for k in keys)
-        out.append(f"{group}: {v.cmp['value']}" if arms > 1 or not group else group)
+        if arms > 1 or not group:  # the arm; after its group where it has one
+            group = f"{group}: {v.cmp['value']}" if group else str(v.cmp["value"])
+        out.append(group)
     return out
 
 

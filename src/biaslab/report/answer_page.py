@@ -3,6 +3,7 @@ verdicts in detail (results/README.md), and the same table for README.md."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from biaslab.report.answer_data import ALPHA, Answer, Verdict, row_labels
@@ -17,11 +18,33 @@ def _unit(metric: str) -> str:
     return " pts" if scale(metric) == 100.0 else ""
 
 
-def _ci(t: dict | None, metric: str, sign: bool = True) -> str:
+def _num(x: float, data: dict, sign: bool = False) -> str:
+    """A difference as the report states it; a log-scale study's (log of a ratio) as the
+    ratio, ×exp(x)."""
+    if data.get("log_scale"):
+        return f"×{math.exp(x):.3g}" if math.isfinite(x) else "—"
+    return fmt_num(x, data["metric"], sign=sign)
+
+
+def _ci(t: dict | None, data: dict, sign: bool = True) -> str:
     if t is None or t["diff"] is None:
         return "—"
-    lo, hi = fmt_num(t["ci_low"], metric), fmt_num(t["ci_high"], metric)
-    return f"{fmt_num(t['diff'], metric, sign=sign)} [{lo}, {hi}]"
+    lo, hi = _num(t["ci_low"], data), _num(t["ci_high"], data)
+    return f"{_num(t['diff'], data, sign=sign)} [{lo}, {hi}]"
+
+
+def _ratio(data: dict) -> str:
+    if not data.get("log_scale"):
+        return ""
+    return f" (log scale: the geometric mean ratio to `{data['baseline']}`)"
+
+
+def _margin(data: dict) -> str:
+    if data["margin"] is None:
+        return "none"
+    if data.get("log_scale"):  # a ratio margin: ×1/δ to ×δ
+        return f"{_num(-data['margin'], data)} to {_num(data['margin'], data)}"
+    return f"±{fmt_num(data['margin'], data['metric'])}{_unit(data['metric'])}"
 
 
 def _q(x: float | None) -> str:
@@ -53,7 +76,7 @@ def _effect(vs: list[Verdict], data: dict) -> str:
         return "—"
     tested.sort(key=lambda v: v.cmp["test"]["diff"])
     ends = [tested[0], tested[-1]] if len(tested) > 1 else tested
-    text = " to ".join(_ci(v.cmp["test"], metric) for v in ends) + _unit(metric)
+    text = " to ".join(_ci(v.cmp["test"], data) for v in ends) + _unit(metric)
     if data.get("interval"):  # a study: not a 95 % CI, its confidence sequence at 1 − α/m
         text += f" ({data['interval']})"
     for v in vs:  # a verdict that reads the solve rate: its counts, not a difference
@@ -155,7 +178,7 @@ def readme_table(ans: Answer) -> str:
     )
 
 
-def _left_out(cmp: dict, metric: str) -> str:
+def _left_out(cmp: dict, data: dict) -> str:
     parts = []
     n = len(cmp["diffs"])
     if cmp["not_learned"]:
@@ -166,7 +189,7 @@ def _left_out(cmp: dict, metric: str) -> str:
         )
         if cmp["all_pairs"] is not None:
             t = cmp["all_pairs"]
-            parts.append(f"all pairs: {_ci(t, metric)}, {fmt_p(t['p'])}")
+            parts.append(f"all pairs: {_ci(t, data)}, {fmt_p(t['p'])}")
     if cmp["solve"] is not None:
         s = cmp["solve"]
         parts.append(f"solved {s['solved']}/{s['n']} vs {s['solved_baseline']}/{s['n']}, "
@@ -175,7 +198,7 @@ def _left_out(cmp: dict, metric: str) -> str:
 
 
 def _row(v: Verdict, data: dict) -> str:
-    cmp, metric = v.cmp, data["metric"]
+    cmp = v.cmp
     group = ", ".join(f"{k.split('.')[-1]}={x}" for k, x in cmp["group"].items()) or "all"
     same = _twin(cmp, data["baseline"])
     if same:  # drawn once: its numbers are the other arm's row
@@ -188,11 +211,7 @@ def _row(v: Verdict, data: dict) -> str:
         why = "" if look["stopped"] == "decided" else f", stopped by the {look['stopped']}"
         kind += f" (n = {look['n']}, look {look['k']} of {look['of']}{why})"
     eq = cmp["equivalence"]
-    eq_text = (
-        "—"
-        if eq is None
-        else f"[{fmt_num(eq['ci_low'], metric)}, {fmt_num(eq['ci_high'], metric)}]"
-    )
+    eq_text = "—" if eq is None else f"[{_num(eq['ci_low'], data)}, {_num(eq['ci_high'], data)}]"
     if _study(data):  # one interval decides every verdict of a study
         eq_text = "the same"
     tuned = " vs ".join(cmp["tuned"].values()) if cmp["tuned"] else "—"
@@ -201,21 +220,21 @@ def _row(v: Verdict, data: dict) -> str:
     if v.test == "solve":
         holm = cmp["solve"]["p_holm"]
     return (
-        f"| {group} | {cmp['value']} | {kind} | {_ci(cmp['test'], metric)} | {eq_text} | {usable} "
+        f"| {group} | {cmp['value']} | {kind} | {_ci(cmp['test'], data)} | {eq_text} | {usable} "
         f"| {tuned} | {v.test or '—'} | {_q(v.p)} | {_q(holm)} | {_q(v.q_bh)} | {_q(v.p_holm)} "
-        f"| {_left_out(cmp, metric)} |"
+        f"| {_left_out(cmp, data)} |"
     )
 
 
 def claim_section(ans: Answer, i: int) -> str:
     claim, vs = CLAIMS[i], ans.verdicts[i]
     data = ans.reports[claim.report]
-    margin = "none" if data["margin"] is None else fmt_num(data["margin"], data["metric"])
     tuned = f": `{data['select']}` chosen per arm by `{data['by']}`" if data["select"] else ""
     ci, eq_ci, own = "95 % CI", "90 % CI", "report Holm p"
     if _study(data):
+        tuned += " on tuning seeds, then" if data["select"] else ": no tuning,"
         tuned += (
-            f" on tuning seeds, then fresh seeds in batches until each cell is decided (plan "
+            f" fresh seeds in batches until each cell is decided (plan "
             f"{data['plan_hash']}); intervals: the {data['interval']} (anytime-valid), p: "
             f"anytime-valid; its own correction: {data['correction']}"
         )
@@ -224,8 +243,8 @@ def claim_section(ans: Answer, i: int) -> str:
         f"### {claim.claim} — {claim.data}",
         "",
         f"[{claim.report}]({claim.report}/report.md): `{data['compare']}` against "
-        f"`{data['baseline']}` on `{data['metric']}`, margin "
-        f"±{margin}{_unit(data['metric'])}; {_protocol(claim, data)}{tuned}.",
+        f"`{data['baseline']}` on `{data['metric']}`{_ratio(data)}, margin "
+        f"{_margin(data)}; {_protocol(claim, data)}{tuned}.",
         "",
         f"| group | arm | verdict | difference, {ci} | {eq_ci} | seeds (usable) | lr chosen "
         f"| test | p | {own} | global BH q | global Holm p | left out, solved |",

@@ -4,6 +4,7 @@ and the verdict's word."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
@@ -51,6 +52,10 @@ def _panel(ax, vs: list[Verdict], data: dict, title: str) -> None:
     ax.tick_params(axis="x", labelsize=6.5)
     unit = "pts" if s == 100.0 else data["metric"].split("/")[-1]
     ax.set_xlabel(f"{data['compare'].split('.')[-1]} − {data['baseline']} ({unit})", fontsize=6.5)
+    if data.get("log_scale"):  # differences of log metric: label the axis with the ratios
+        ax.xaxis.set_major_formatter(lambda x, _: f"×{math.exp(x):.2g}")
+        ax.set_xlabel(f"{data['compare'].split('.')[-1]} / {data['baseline']} ({unit} ratio, "
+                      "log axis)", fontsize=6.5)  # fmt: skip
     ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=7.5, loc="left")
     ax.grid(True, axis="x", alpha=0.3)
 

@@ -39,8 +39,12 @@ def _text(plan: Plan, cell: progress.CellState, kind: str, p: float, cs: str) ->
     s = scale(plan.metric) if plan.scale == "linear" else 1.0
     unit = " pts" if s == 100.0 else ""
     test = "equivalence" if kind == "equivalent" else "against 0"
+    if plan.scale == "log":  # a difference of logs: the geometric mean ratio
+        effect = f"×{math.exp(mean):.3f} [×{math.exp(lo):.3f}, ×{math.exp(hi):.3f}]"
+    else:
+        effect = f"{s * mean:+.2f} [{s * lo:+.2f}, {s * hi:+.2f}]{unit}"
     return (
-        f"{kind}: {s * mean:+.2f} [{s * lo:+.2f}, {s * hi:+.2f}]{unit} ({cs}), anytime p={p:.3g} "
+        f"{kind}: {effect} ({cs}), anytime p={p:.3g} "
         f"{test} (Bonferroni over m = {plan.m}: {min(1.0, plan.m * p):.3g}); {_where(plan, cell)}"
     )
 
