@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +88,29 @@ def _refuse_modified(members: Sequence[Any], records: list[dict[str, Any] | None
             )
 
 
+def _occupied(key: str, job_dir: Path, finished: list[dict[str, Any]], ckpt: bool) -> FolderInUse:
+    """The refusal of a run into a folder that holds a finished run or a checkpoint."""
+    held = sorted({r["status"] for r in finished})
+    parts = [f"a {' and '.join(held)} run ({FILENAME})"] if held else []
+    if ckpt:
+        parts.append(f"a checkpoint ({CHECKPOINT})")
+    return FolderInUse(
+        key,
+        job_dir,
+        f"{job_dir} already holds {' and '.join(parts)}: continue it with resume=true, "
+        f"choose another {key}, or replace it with overwrite=true",
+    )
+
+
 def check(
-    cfg: DictConfig, members: Sequence[Any], invalid: Exception | None
+    cfg: DictConfig,
+    members: Sequence[Any],
+    invalid: Exception | None | Callable[[], Exception | None],
 ) -> list[dict[str, Any]] | None:
     """Raise :class:`FolderInUse` (or ``invalid``, the config's own error from
-    :func:`biaslab.config.config_error`) if this run may not use its folder; return the
-    finished records when ``resume=true`` has nothing to do; else None: train."""
+    :func:`biaslab.config.config_error`, or a function that works it out only when the folder
+    holds something to protect) if this run may not use its folder; return the finished
+    records when ``resume=true`` has nothing to do; else None: train."""
     job_dir = Path(cfg.paths.output_dir)
     ckpt = job_dir / CHECKPOINT
     records = [_record(Path(m.out_dir)) for m in members]
@@ -102,23 +119,14 @@ def check(
     finished = [r for r in records if r and r.get("status") in FINISHED]
     if not finished and not ckpt.exists():
         return None  # nothing to lose: train (the config is validated as usual)
-    if invalid is not None:  # a bad value is refused before the folder's records are touched
-        raise invalid
+    error = invalid() if callable(invalid) else invalid
+    if error is not None:  # a bad value is refused before the folder's records are touched
+        raise error
     key = _folder_key()
     if cfg.get("overwrite"):
         return None
     if not cfg.resume:
-        held = sorted({r["status"] for r in finished})
-        parts = [f"a {' and '.join(held)} run ({FILENAME})"] if held else []
-        if ckpt.exists():
-            parts.append(f"a checkpoint ({CHECKPOINT})")
-        what = " and ".join(parts)
-        raise FolderInUse(
-            key,
-            job_dir,
-            f"{job_dir} already holds {what}: continue it with resume=true, choose "
-            f"another {key}, or replace it with overwrite=true",
-        )
+        raise _occupied(key, job_dir, finished, ckpt.exists())
     if ckpt.exists():
         saved = fingerprint.in_checkpoint(ckpt)
         if saved is None:
@@ -155,7 +163,8 @@ def check_job(cfg: DictConfig) -> list[dict[str, Any]] | None:
     run recorded the ``train.steps_per_call`` it ran, and a packed job's seeds each have a
     record of their own. For the launch, before Hydra writes into the folder."""
     resolve_steps_per_call(cfg)
-    return check(cfg, plan_members(cfg, parallel_seeds(cfg), []), config_error(cfg))
+    # the run validates its config itself: here only where the folder holds records
+    return check(cfg, plan_members(cfg, parallel_seeds(cfg), []), lambda: config_error(cfg))
 
 
 def job_config(config: DictConfig, output_dir: str) -> DictConfig:
