@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from .conftest import run_cli, start_cli
 
@@ -141,7 +142,9 @@ def test_ddp_ranks_die_with_their_parent_and_write_nothing(tmp_path, data_dir):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
-def test_sigterm_to_a_ddp_parent_stops_its_ranks_and_records_interrupted(tmp_path, data_dir):
+def test_sigterm_to_a_ddp_parent_stops_its_ranks_at_one_step_and_records_it(tmp_path, data_dir):
+    # as a one-device run ends: the ranks stop together at a step's end, the checkpoint is
+    # saved there, and the record says which step
     proc, run_dir, ranks = _training_ddp_run(
         tmp_path, data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -158,6 +161,16 @@ def test_sigterm_to_a_ddp_parent_stops_its_ranks_and_records_interrupted(tmp_pat
     assert proc.returncode == 143, err[-2000:]
     record = json.loads((run_dir / "results.json").read_text())
     assert record["status"] == "interrupted"  # never "completed" for a run that was stopped
+    stopped = record["interrupted"]
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    assert stopped["signal"] == "SIGTERM" and stopped["checkpoint"] == str(ckpt)
+    assert isinstance(stopped["step"], int) and stopped["step"] > 0
+    assert torch.load(ckpt, weights_only=True)["global_step"] == stopped["step"]
+    assert err.splitlines()[-1] == (
+        f"interrupted by SIGTERM at step {stopped['step']} in {run_dir}: recorded as "
+        "interrupted; resume with resume=true"
+    ), err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
 
 
 @pytest.mark.slow
