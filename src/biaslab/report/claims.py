@@ -47,7 +47,10 @@ CLAIMS: list[Claim] = [
     Claim(
         "bias_vs_norm_study", "(control) without a norm", MNIST1D, {"model.norm": "none"}, "study"
     ),
-    Claim("first_layer", FIRST, MNIST1D),
+    # scale 1 is re-decided by first_layer_study; the other scales stay with the tuned sweep
+    Claim("first_layer", FIRST, MNIST1D, {"data.scale": "0.1"}),
+    Claim("first_layer", FIRST, MNIST1D, {"data.scale": "10"}),
+    Claim("first_layer_study", f"{FIRST} (scale 1)", MNIST1D, protocol="study"),
     Claim(
         "overparam",
         "With spare parameters and regularization the difference is hard to see",
