@@ -22,7 +22,7 @@ RESULTS = ROOT / "results"
 STUDY = "bias_vs_norm_study"
 
 
-@pytest.mark.parametrize("study", [STUDY, "forget_bias_t100_study"])
+@pytest.mark.parametrize("study", [STUDY, "forget_bias_t100_study", "first_layer_study"])
 def test_study_report_writes_the_committed_verdicts_json(tmp_path, study):
     folder = tmp_path / study
     shutil.copytree(RESULTS / study, folder)
