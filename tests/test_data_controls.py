@@ -172,6 +172,11 @@ def test_augmented_noise_images_are_padded_with_the_noise_mean(fashion):
     noisy = fashion(background="noise")
     fill = torch.full((1, 1, 28, 28), noisy.pad_fill[0])
     assert noisy.inputs(fill).abs().max() < 1e-6  # the pad standardizes to 0
+    # crops of uniform images: the image's value or the pad's, 0, never black's -0.81
+    flat = noisy.inputs(torch.full((16, 1, 28, 28), 100.0), step=5)
+    image = float(noisy.inputs(torch.full((1, 1, 1, 1), 100.0)))
+    padded = flat != image
+    assert padded.any() and flat[padded].abs().max() < 1e-6
     x = noisy.prepare_splits()["train"][0][:16]
     a = noisy.inputs(x, step=5)
     assert torch.equal(a, fashion(background="noise").inputs(x, step=5))
