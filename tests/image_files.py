@@ -82,12 +82,18 @@ def write_mnist(root: Path, cls: str = "MNIST", n_train: int = 60, n_test: int =
 
 
 def write_idx_folder(
-    folder: Path, n_train: int = 60, n_test: int = 20, gz: bool = True, seed: int = 2
+    folder: Path,
+    n_train: int = 60,
+    n_test: int = 20,
+    gz: bool = True,
+    seed: int = 2,
+    background: float = 0.0,
 ) -> dict:
     """The four Fashion-MNIST idx files in one folder, as Debian's package lays them out
     (gzipped; ``gz=False``: decompressed). Returns the arrays written and, under ``"files"``,
     the :class:`~biaslab.data.local_copy.IdxFile` entries (MD5 and size of each content)
-    that make them the expected copy."""
+    that make them the expected copy. ``background``: about that fraction of the pixels is
+    black (0), as the clothes' surroundings are."""
     import gzip
     import hashlib
 
@@ -101,6 +107,9 @@ def write_idx_folder(
         "x_test": _images(rng, n_test, (28, 28)),
         "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
     }
+    if background:  # drawn only then: the default images stay those written before
+        for key in ("x", "x_test"):
+            arrays[key][rng.random(arrays[key].shape) < background] = 0
     names = {
         "x": "train-images-idx3-ubyte",
         "y": "train-labels-idx1-ubyte",

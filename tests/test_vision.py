@@ -223,9 +223,9 @@ def test_resnet_trains_on_cifar_files_end_to_end(make_cfg, cifar10_dir, tmp_path
     root, _ = cifar10_dir
     augmented = []
 
-    def counting(x, generator, padding=4, flip=True):
+    def counting(x, generator, padding=4, flip=True, fill=None):
         augmented.append(len(x))
-        return crop_flip(x, generator, padding, flip)
+        return crop_flip(x, generator, padding, flip, fill)
 
     monkeypatch.setattr(vision, "crop_flip", counting)
     cfg = make_cfg(

@@ -52,6 +52,7 @@ Norm = Annotated[
     Literal["none", "batch", "group", "layer"], Allowed("one of none, batch, group, layer")
 ]
 Act = Annotated[Literal["relu", "gelu"], Allowed("one of relu, gelu")]
+Background = Annotated[Literal["none", "noise"], Allowed("one of none, noise")]
 Pool = Annotated[Literal["none", "max"], Allowed("one of none, max")]
 Output = Annotated[Literal["auto", "last", "sequence"], Allowed("one of auto, last, sequence")]
 ForgetBias = Annotated[

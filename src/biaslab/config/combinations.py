@@ -94,6 +94,8 @@ def _cnn_fits_input(cfg: DictConfig) -> None:
 
 
 def _train_size(data: DictConfig) -> int | None:
+    if data.get("train_samples") is not None:  # an image dataset's subset
+        return data.train_samples
     if "num_train" in data:
         return data.num_train
     if {"num_samples", "train_split", "val_fraction"} <= set(data):  # MNIST-1D, as generated
@@ -118,6 +120,19 @@ def _splits_not_empty(cfg: DictConfig) -> None:
             data.val_fraction,
             f"a fraction that leaves at least one {left} example of the {n}",
         )
+
+
+def _subset_fits_split(cfg: DictConfig) -> None:
+    """``data.train_samples`` at most the training split of the full image dataset."""
+    data = cfg.get("data")
+    if data is None or data.get("train_samples") is None or "_target_" not in data:
+        return
+    total = getattr(get_object(data._target_), "train_images", None)
+    if total is not None:
+        n = total - round(total * data.val_fraction)
+        if data.train_samples > n:
+            allowed = f"null or an integer from 1 to {n} (the training split)"
+            raise ConfigError("data.train_samples", data.train_samples, allowed)
 
 
 def _batch_fits_data(cfg: DictConfig) -> None:
@@ -255,6 +270,7 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _model_fits_data,
     _cnn_fits_input,
     _splits_not_empty,
+    _subset_fits_split,
     _batch_fits_data,
     _forget_bias_needs_bias,
     nesterov_needs_momentum,

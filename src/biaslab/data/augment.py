@@ -7,7 +7,11 @@ import torch.nn.functional as F
 
 
 def crop_flip(
-    x: torch.Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True
+    x: torch.Tensor,
+    generator: torch.Generator,
+    padding: int = 4,
+    flip: bool = True,
+    fill: tuple[float, ...] | None = None,
 ) -> torch.Tensor:
     """torchvision's ``RandomCrop(size, padding)`` then ``RandomHorizontalFlip()``, drawn per
     image: each image of ``x`` (N, C, H, W) is cropped back to H×W at a random offset from its
@@ -15,7 +19,8 @@ def crop_flip(
 
     The random numbers come from ``generator`` on the CPU (a few per image), so one seed gives
     the same batch on every device; the crop itself is one gather on ``x``'s device. Padding
-    the raw uint8 pixels with 0 pads with black, as torchvision does before normalizing.
+    the raw uint8 pixels with 0 pads with black, as torchvision does before normalizing;
+    ``fill`` (one value per channel) pads with those values instead.
     """
     n, c, h, w = x.shape
     offsets = torch.randint(0, 2 * padding + 1, (2, n), generator=generator)
@@ -24,6 +29,11 @@ def crop_flip(
         mirrored.zero_()
     offsets, mirrored = offsets.to(x.device), mirrored.to(x.device)
     padded = F.pad(x, (padding, padding, padding, padding))
+    if fill is not None:  # the border only: the image's own values are kept exactly
+        inside = torch.zeros(padded.shape[-2:], dtype=torch.bool, device=x.device)
+        inside[padding : padding + h, padding : padding + w] = True
+        value = torch.tensor(fill, dtype=x.dtype, device=x.device).view(1, c, 1, 1)
+        padded = torch.where(inside, padded, value)
     cols = torch.arange(w, device=x.device)
     cols = torch.where(mirrored[:, None], w - 1 - cols, cols) + offsets[1, :, None]  # (N, W)
     rows = torch.arange(h, device=x.device) + offsets[0, :, None]  # (N, H)

@@ -99,9 +99,10 @@ def _larger_test(args, paper: dict, n: int, seed: int) -> tuple[np.ndarray, np.n
 
 
 class MNIST1D(TensorDataModule):
-    """40-point 1-D digits, 10 classes, shaped (N, 1, 40). The generator arguments are those of
-    ``mnist1d.data.get_dataset_args``; its ``seed`` is ``data.seed``, which also draws the
-    validation split: fixed across runs, so every run sees the same dataset and test set."""
+    """40-point 1-D digits, 10 classes, shaped (N, 1, 40); (N, 2, 40) with ``const_channel``.
+    The generator arguments are those of ``mnist1d.data.get_dataset_args``; its ``seed`` is
+    ``data.seed``, which also draws the validation split: fixed across runs, so every run sees
+    the same dataset and test set."""
 
     num_classes = 10
 
@@ -121,10 +122,13 @@ class MNIST1D(TensorDataModule):
         test_samples: OptionalPositiveInt = None,
         test_seed: OptionalSeed = None,
         scale: Positive = 1.0,
+        const_channel: Flag = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.scale = float(scale)  # inputs are x * scale + shift after normalization
+        # a second input channel of ones: a constant a bias-free conv can scale into a bias
+        self.const_channel = bool(const_channel)
         # a larger test set, drawn apart from the paper's split (see _larger_test)
         self.test_samples = None if test_samples is None else int(test_samples)
         self.test_seed = (
@@ -175,16 +179,25 @@ class MNIST1D(TensorDataModule):
 
     def prepare_splits(self):
         """As the base class's, with every input multiplied by ``scale`` after normalization
-        and before ``shift`` is added: x * scale + shift."""
-        if self.splits or self.scale == 1.0:
+        and before ``shift`` is added: x * scale + shift. With ``const_channel`` every input
+        (N, 1, L) becomes (N, 2, L), channel 1 all ones, added last so it stays exactly 1."""
+        if self.splits:
+            return self.splits
+        splits = self._scaled_splits()
+        if self.const_channel:
+            splits = {k: (torch.cat([x, torch.ones_like(x)], 1), y) for k, (x, y) in splits.items()}
+        self.splits = splits
+        return self.splits
+
+    def _scaled_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        if self.scale == 1.0:
             return super().prepare_splits()
         shift, self.shift = self.shift, 0.0
         try:
             splits = super().prepare_splits()
         finally:
             self.shift = shift
-        self.splits = {k: (x * self.scale + shift, y) for k, (x, y) in splits.items()}
-        return self.splits
+        return {k: (x * self.scale + shift, y) for k, (x, y) in splits.items()}
 
     def why_bad(self, d: dict) -> str | None:
         """Why arrays are not this dataset (see :func:`biaslab.data.checks.why_bad`): the

@@ -9,6 +9,10 @@ batch is scaled to [0, 1], standardized per channel with the dataset's published
 (when ``normalize``) and shifted by ``shift``. On CUDA the batch is made channels_last, the
 memory format cuDNN's tensor-core kernels for 2-D convolutions work in (the activations then
 keep it through the network); other devices keep the default layout.
+
+``train_samples`` keeps a fixed subset of the training split. Fashion-MNIST's ``background=noise``
+replaces the black background by noise (:mod:`biaslab.data.background`): its images are then
+float pixel values, converted by the same per-batch operations.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from __future__ import annotations
 import torch
 
 from biaslab.data.augment import crop_flip
+from biaslab.data.background import noisy_background
 from biaslab.data.base import TensorDataModule
 from biaslab.data.checks import why_bad
-from biaslab.data.download import load_uint8
-from biaslab.schema import Flag
+from biaslab.data.download import DataUnavailable, load_uint8
+from biaslab.schema import Background, Flag, OptionalPositiveInt, Positive
 
 
 class ImageDataModule(TensorDataModule):
@@ -31,6 +36,10 @@ class ImageDataModule(TensorDataModule):
     datasets; the test split is the dataset's own. ``augment``: random crop and flip of every
     training batch, drawn from a generator seeded by ``shuffle_seed`` and the trainer's
     global step (and rank), so a run, resumed or not, sees the same crops on any device.
+
+    ``train_samples``: null keeps the whole training split; N keeps N of its images, drawn
+    with ``seed`` after the validation split (which, like the test split, is unchanged), so
+    every run seed and arm trains on the same subset, and a smaller one is part of a larger.
     """
 
     name = ""
@@ -39,10 +48,13 @@ class ImageDataModule(TensorDataModule):
     std: tuple[float, ...] = ()
     padding = 4  # pixels of the random crop (the ResNet paper's CIFAR augmentation)
     image: tuple[int, int, int] = (1, 28, 28)  # (channels, height, width)
+    train_images = 60_000  # the training set, before the validation split is carved from it
+    pad_fill: tuple[float, ...] | None = None  # per channel, pixel units (None: black)
 
-    def __init__(self, augment: Flag = False, **kwargs):
+    def __init__(self, augment: Flag = False, train_samples: OptionalPositiveInt = None, **kwargs):
         super().__init__(**kwargs)
         self.augment = augment
+        self.train_samples = train_samples
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def load(self):
@@ -62,9 +74,10 @@ class ImageDataModule(TensorDataModule):
         if self.splits:
             return self.splits
         x, y, x_test, y_test = self.load()
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed))
+        g = torch.Generator().manual_seed(self.seed)
+        order = torch.randperm(len(x), generator=g)
         n_val = round(len(x) * self.val_fraction)
-        val_idx, train_idx = order[:n_val], order[n_val:]
+        val_idx, train_idx = order[:n_val], self._subset(order[n_val:], g)
         self.splits = {
             "train": (x[train_idx], y[train_idx]),
             "val": (x[val_idx], y[val_idx]),
@@ -72,21 +85,42 @@ class ImageDataModule(TensorDataModule):
         }
         return self.splits
 
+    def _subset(self, train_idx: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """``train_samples`` of the training split's indices, drawn by ``g`` (all: None)."""
+        n = self.train_samples
+        if n is None:
+            return train_idx
+        if n > len(train_idx):  # the config check knows the full datasets' sizes; a copy
+            raise DataUnavailable(  # of another size is refused here
+                f"data.train_samples={n} is not allowed: expected null or an integer from 1 "
+                f"to {len(train_idx)} (the training split)"
+            )
+        # the first n of one permutation, kept in the split's order
+        return train_idx[torch.randperm(len(train_idx), generator=g)[:n].sort().values]
+
+    def _standard(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-channel (mean, std) that standardize pixels in [0, 1] (0, 1 without
+        ``normalize``)."""
+        c = len(self.mean)
+        if not self.normalize:
+            return torch.zeros(c), torch.ones(c)
+        return torch.tensor(self.mean), torch.tensor(self.std)
+
     def _scale(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """(multiplier, offset) per channel: x_uint8 * m + o = (x / 255 - mean) / std + shift."""
         if device not in self._stats:
-            c = len(self.mean)
-            mean = torch.tensor(self.mean) if self.normalize else torch.zeros(c)
-            std = torch.tensor(self.std) if self.normalize else torch.ones(c)
+            mean, std = self._standard()
+            c = len(mean)
             m, o = 1 / (255 * std), self.shift - mean / std
             self._stats[device] = (m.view(1, c, 1, 1).to(device), o.view(1, c, 1, 1).to(device))
         return self._stats[device]
 
     def inputs(self, x: torch.Tensor, step: int | None = None, rank: int = 0) -> torch.Tensor:
-        """A uint8 batch as the model's float input; augmented when ``step`` is given."""
+        """A uint8 batch (float pixel values with a noise background) as the model's float
+        input; augmented when ``step`` is given."""
         if step is not None:
             seed = (self.shuffle_seed * 1_000_003 + step) * 1_009 + rank
-            x = crop_flip(x, torch.Generator().manual_seed(seed), self.padding)
+            x = crop_flip(x, torch.Generator().manual_seed(seed), self.padding, fill=self.pad_fill)
         if x.is_cuda:  # converted while still uint8; the float ops below keep the layout
             x = x.contiguous(memory_format=torch.channels_last)
         m, o = self._scale(x.device)
@@ -125,15 +159,36 @@ class FashionMNIST(ImageDataModule):
     download and verified by the MD5 of their content (:mod:`biaslab.data.local_copy`).
     ``None``: Debian's copy (package ``dataset-fashion-mnist``) when installed, else
     torchvision's download.
+
+    ``background``: ``none``, the images as they are; ``noise``, every background pixel (raw
+    0) of every image is, in the model's standardized input, N(0, ``background_std``²) noise
+    drawn once from ``seed`` (:func:`~biaslab.data.background.noisy_background`; ``shift``
+    is added after). Augmented crops are then padded with the noise's mean, 0, not black.
     """
 
     name = "fashion_mnist"
     num_classes = 10
     mean, std = (0.2860,), (0.3530,)
 
-    def __init__(self, source_dir: str | None = None, **kwargs):
+    def __init__(
+        self,
+        source_dir: str | None = None,
+        background: Background = "none",
+        background_std: Positive = 0.77,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.source_dir = source_dir
+        self.background, self.background_std = background, float(background_std)
+        if background == "noise":  # the pixel value that standardizes to 0
+            self.pad_fill = tuple(255 * float(m) for m in self._standard()[0])
+
+    def load(self):
+        x, y, x_test, y_test = super().load()
+        if self.background == "noise":
+            mean, std = self._standard()
+            x, x_test = noisy_background([x, x_test], self.background_std, self.seed, mean, std)
+        return x, y, x_test, y_test
 
 
 class _CIFAR(ImageDataModule):
@@ -141,6 +196,7 @@ class _CIFAR(ImageDataModule):
     default, as in the ResNet paper's CIFAR experiments."""
 
     image = (3, 32, 32)
+    train_images = 50_000
 
     def __init__(self, augment: Flag = True, **kwargs):
         super().__init__(augment=augment, **kwargs)
