@@ -41,7 +41,7 @@ HOW_COMPUTED = ("train.steps_per_call",)
 
 # Keys added after runs were recorded, at the value that runs as those runs ran: left out there,
 # so that a run made before the key existed still matches its config (and resumes).
-ADDED_AT = {"train.steps_per_call": 1}
+ADDED_AT = {"train.steps_per_call": 1, "model.padding_mode": "zeros", "model.bias_block": None}
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
