@@ -1,15 +1,21 @@
+import json
+
 import pytest
 import torch
 from torch import nn
 
+from biaslab.config.compose import ROOT
 from biaslab.models.build import build_model
 from biaslab.models.cnn import CNN
 from biaslab.models.layers import has_bias
 from biaslab.models.mlp import MLP
 from biaslab.models.params import count_params
 from biaslab.models.resnet import ResNet
+from biaslab.resume import fingerprint
 
 MNIST1D = (1, 40)
+# a published record of a CNN run, made before model.padding_mode and model.bias_block existed
+PUBLISHED_CNN = ROOT / "results/bias_vs_width/runs/tuned/3/seed=3/results.json"
 
 
 def conv_biases(model: nn.Module) -> int:
@@ -237,3 +243,17 @@ def test_building_a_cnn_leaves_batch_norm_statistics_untouched():
         assert int(bn.num_batches_tracked) == 0
         assert torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean))
     assert model.training
+
+
+@pytest.mark.parametrize("model", ["cnn", "vgg"])
+def test_a_published_cnn_record_matches_with_the_new_keys_at_their_defaults(make_cfg, model):
+    record = json.loads(PUBLISHED_CNN.read_text())
+    config = record["config"]
+    assert fingerprint.of(config)["digest"] == record["fingerprint"]
+    today = make_cfg(f"model={model}").model
+    config["model"] |= {k: today[k] for k in ("padding_mode", "bias_block")}
+    assert fingerprint.of(config)["digest"] == record["fingerprint"]
+    for key, value in (("padding_mode", "reflect"), ("bias_block", 0)):
+        changed = json.loads(json.dumps(config))
+        changed["model"][key] = value
+        assert fingerprint.of(changed)["digest"] != record["fingerprint"], key
