@@ -18,7 +18,7 @@ from biaslab import report
 from biaslab.config import ConfigError
 from biaslab.models.cnn import CNN
 from biaslab.models.mlp import MLP
-from biaslab.models.packed import PackedConv, PackedModel
+from biaslab.models.packed import NotPackable, PackedConv, PackedModel
 from biaslab.records.results import find_results, read_results
 from biaslab.run.train import train
 from biaslab.tasks.packed import SeedParallelClassifier
@@ -197,6 +197,14 @@ def test_a_packed_conv_pads_as_its_members(conv, shape, mode):
     out = packed(torch.cat(xs, 1)).unflatten(1, (K, -1))
     for k, c in enumerate(convs):
         torch.testing.assert_close(out[:, k], c(xs[k]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "conv", [nn.Conv1d(2, 4, 3, groups=2), nn.Conv1d(2, 4, 3, padding="same")], ids=str
+)
+def test_a_conv_with_no_packed_form_is_refused_by_name(conv):
+    with pytest.raises(NotPackable, match=r"^only convs with groups=1 and integer padding pack"):
+        PackedConv([conv, conv])
 
 
 def _step(model, x, y):
