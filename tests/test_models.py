@@ -1,15 +1,21 @@
+import json
+
 import pytest
 import torch
 from torch import nn
 
+from biaslab.config.compose import ROOT
 from biaslab.models.build import build_model
 from biaslab.models.cnn import CNN
 from biaslab.models.layers import has_bias
 from biaslab.models.mlp import MLP
 from biaslab.models.params import count_params
 from biaslab.models.resnet import ResNet
+from biaslab.resume import fingerprint
 
 MNIST1D = (1, 40)
+# a published record of a CNN run, made before model.padding_mode and model.bias_block existed
+PUBLISHED_CNN = ROOT / "results/bias_vs_width/runs/tuned/3/seed=3/results.json"
 
 
 def conv_biases(model: nn.Module) -> int:
@@ -38,6 +44,58 @@ def conv_biases(model: nn.Module) -> int:
 )
 def test_bias_rule(bias, norm, override, expected):
     assert has_bias(bias, norm, override, channels=16) is expected
+
+
+@pytest.mark.parametrize("bias, norm", [(True, "none"), (False, "none"), ("auto", "batch")])
+def test_bias_block_alone_has_a_bias_whatever_bias_says(bias, norm):
+    assert [has_bias(bias, norm, None, block=i, bias_block=1) for i in range(3)] == [
+        False,
+        True,
+        False,
+    ]
+    with pytest.raises(ValueError, match="first_bias"):  # both choose the biased layers
+        has_bias(bias, norm, True, block=0, bias_block=1)
+
+
+@pytest.mark.parametrize("block", [0, 1, 2])
+@pytest.mark.parametrize("bias, norm", [(True, "none"), (False, "none"), ("auto", "batch")])
+def test_bias_block_gives_one_conv_block_a_bias(block, bias, norm):
+    model = CNN(MNIST1D, 10, bias=bias, bias_block=block, norm=norm)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]
+    assert [c.bias is not None for c in convs] == [i == block for i in range(3)]
+    assert model.head.bias is not None  # head_bias is its own knob
+    counts = count_params(model)
+    assert counts["params/bias"] == 25 + 10
+    assert counts["params/total"] == 5135 + 25 + counts["params/norm"]
+
+
+def test_bias_block_out_of_range_or_with_first_bias_is_refused():
+    with pytest.raises(
+        ValueError, match=r"^bias_block must be null or a block index from 0 to 2, got 3$"
+    ):
+        CNN(MNIST1D, 10, bias_block=3)
+    with pytest.raises(
+        ValueError, match=r"^bias_block must be null or a block index from 0 to 1, got 2$"
+    ):
+        CNN(MNIST1D, 10, channels=[4, 4], kernel_size=3, bias_block=2)
+    with pytest.raises(ValueError, match=r"^bias_block=1 with first_bias=false: set one of them"):
+        CNN(MNIST1D, 10, bias_block=1, first_bias=False)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape", [MNIST1D, (3, 6, 9)], ids=["1d", "2d"])
+def test_padding_mode_reaches_every_conv(mode, shape):
+    torch.manual_seed(0)
+    model = CNN(shape, 10, width=4, depth=2, kernel_size=3, stride=1, padding_mode=mode)
+    convs = [m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    assert len(convs) == 2 and all(c.padding_mode == mode for c in convs)
+    torch.manual_seed(0)
+    zeros = CNN(shape, 10, width=4, depth=2, kernel_size=3, stride=1)
+    # the same weights for the same seed: only what the convs pad with differs
+    same = zeros.state_dict()
+    assert all(torch.equal(t, same[k]) for k, t in model.state_dict().items())
+    x = torch.randn(2, *shape) + 1.0
+    assert torch.equal(model(x), zeros(x)) is (mode == "zeros")
 
 
 def test_default_cnn_is_the_paper_convbase(make_cfg):
@@ -147,9 +205,9 @@ PAIRED = {  # builder, input shape, the bias settings a study compares
 def test_paired_init_starts_every_bias_setting_from_the_same_weights(name):
     build, settings = PAIRED[name]
 
-    def weights(paired, bias, first_bias=None):
+    def weights(paired, bias, first_bias=None, **kw):
         torch.manual_seed(0)
-        kw = {"first_bias": first_bias} if name != "mlp" else {}
+        kw |= {"first_bias": first_bias} if name != "mlp" else {}
         model = build(bias=bias, head_bias=bias is True, paired_init=paired, **kw)
         return {k: v for k, v in model.state_dict().items() if not k.endswith(".bias")}, model
 
@@ -164,6 +222,12 @@ def test_paired_init_starts_every_bias_setting_from_the_same_weights(name):
     if name != "mlp":  # first_bias pairs the same way
         same = weights(True, False, first_bias=True)[0]
         assert all(torch.equal(same[k], reference[k]) for k in same)
+    for block in (0, 1, 2) if name == "cnn" else ():  # and bias_block
+        same, model = weights(True, True, bias_block=block)
+        assert same.keys() == reference.keys()
+        assert all(torch.equal(same[k], reference[k]) for k in same), block
+        assert count_params(model) == count_params(weights(False, True, bias_block=block)[1])
+        assert conv_biases(model) == 8
     # torch's own draw order interleaves bias draws: without pairing the weights differ
     unpaired = weights(False, False)[0]
     assert not all(torch.equal(unpaired[k], reference[k]) for k in unpaired)
@@ -179,3 +243,17 @@ def test_building_a_cnn_leaves_batch_norm_statistics_untouched():
         assert int(bn.num_batches_tracked) == 0
         assert torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean))
     assert model.training
+
+
+@pytest.mark.parametrize("model", ["cnn", "vgg"])
+def test_a_published_cnn_record_matches_with_the_new_keys_at_their_defaults(make_cfg, model):
+    record = json.loads(PUBLISHED_CNN.read_text())
+    config = record["config"]
+    assert fingerprint.of(config)["digest"] == record["fingerprint"]
+    today = make_cfg(f"model={model}").model
+    config["model"] |= {k: today[k] for k in ("padding_mode", "bias_block")}
+    assert fingerprint.of(config)["digest"] == record["fingerprint"]
+    for key, value in (("padding_mode", "reflect"), ("bias_block", 0)):
+        changed = json.loads(json.dumps(config))
+        changed["model"][key] = value
+        assert fingerprint.of(changed)["digest"] != record["fingerprint"], key

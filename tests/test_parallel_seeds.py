@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from biaslab import report
 from biaslab.config import ConfigError
 from biaslab.models.cnn import CNN
 from biaslab.models.mlp import MLP
-from biaslab.models.packed import PackedModel
+from biaslab.models.packed import NotPackable, PackedConv, PackedModel
 from biaslab.records.results import find_results, read_results
 from biaslab.run.train import train
 from biaslab.tasks.packed import SeedParallelClassifier
@@ -27,6 +28,7 @@ from .wandb_records import records, run_contents
 K = 3
 SEED = 5
 SEEDS = [SEED + i for i in range(K)]
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 # float64 on the CPU, 30 steps, validation at 15 and 30
 EXACT = ["trainer.precision=64-true", "trainer.max_steps=30", "trainer.val_check_interval=15"]
 
@@ -60,6 +62,7 @@ def _bn_inert(names, norm: str, bias: bool) -> set[str]:
         ["model=mlp"],
         ["model=mlp", "model.norm=batch", "optimizer=sgd"],
         ["+trainer.gradient_clip_val=0.05"],  # clipped per member, as each run clips
+        ["model.padding_mode=replicate", "model.bias_block=1"],
     ],
     ids=lambda o: ",".join(o),
 )
@@ -139,6 +142,32 @@ def _modes():
                 global_pool=True,
             ),
         )
+    for mode in PADDING_MODES:  # padding 2 in block 1 and a rectangular image: F.pad's order
+        yield (
+            f"cnn1d-pad-{mode}",
+            (1, 40),
+            lambda m=mode: CNN((1, 40), 10, width=8, padding=[2, 1, 1], padding_mode=m),
+        )
+        yield (
+            f"cnn2d-pad-{mode}",
+            (3, 6, 9),
+            lambda m=mode: CNN(
+                (3, 6, 9),
+                10,
+                width=8,
+                depth=2,
+                kernel_size=3,
+                stride=1,
+                padding=[2, 1],
+                padding_mode=m,
+            ),
+        )
+    for block in (0, 1, 2):
+        yield (
+            f"cnn1d-bias_block-{block}",
+            (1, 40),
+            lambda b=block: CNN((1, 40), 10, width=8, bias_block=b),
+        )
     for norm in ("batch", "layer"):
         yield (
             f"mlp-{norm}-no-shift",
@@ -148,6 +177,34 @@ def _modes():
 
 
 MODES = list(_modes())
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+@pytest.mark.parametrize(
+    "conv, shape",
+    [
+        (lambda m: nn.Conv1d(2, 3, 3, padding=2, padding_mode=m), (2, 7)),
+        (lambda m: nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=m), (2, 5, 6)),
+    ],
+    ids=["1d", "2d"],
+)
+def test_a_packed_conv_pads_as_its_members(conv, shape, mode):
+    # unequal padding per dim: F.pad takes the last dim first
+    torch.manual_seed(0)
+    convs = [conv(mode).double() for _ in range(K)]
+    packed = PackedConv(convs)
+    xs = [torch.randn(4, *shape, dtype=torch.float64) for _ in range(K)]
+    out = packed(torch.cat(xs, 1)).unflatten(1, (K, -1))
+    for k, c in enumerate(convs):
+        torch.testing.assert_close(out[:, k], c(xs[k]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "conv", [nn.Conv1d(2, 4, 3, groups=2), nn.Conv1d(2, 4, 3, padding="same")], ids=str
+)
+def test_a_conv_with_no_packed_form_is_refused_by_name(conv):
+    with pytest.raises(NotPackable, match=r"^only convs with groups=1 and integer padding pack"):
+        PackedConv([conv, conv])
 
 
 def _step(model, x, y):

@@ -54,6 +54,11 @@ Norm = Annotated[
 Act = Annotated[Literal["relu", "gelu"], Allowed("one of relu, gelu")]
 Background = Annotated[Literal["none", "noise"], Allowed("one of none, noise")]
 Pool = Annotated[Literal["none", "max"], Allowed("one of none, max")]
+PaddingMode = Annotated[
+    Literal["zeros", "reflect", "replicate", "circular"],
+    Allowed("one of zeros, reflect, replicate, circular"),
+]
+OptionalBlock = Annotated[Annotated[int, Field(ge=0)] | None, Allowed("null or an integer >= 0")]
 Output = Annotated[Literal["auto", "last", "sequence"], Allowed("one of auto, last, sequence")]
 ForgetBias = Annotated[
     float | Literal["chrono"] | None, Allowed("null, a number (e.g. 0, 1, 2) or chrono")

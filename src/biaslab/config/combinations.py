@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hydra.utils import get_object
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from biaslab.config.cnn import bias_block_fits, cnn_fits_input
 from biaslab.config.optimization import (
     fused_step_can_clip,
     nesterov_needs_momentum,
@@ -18,7 +19,6 @@ from biaslab.config.optimization import (
 )
 from biaslab.config.rules import SEED_MAX, ConfigError, choice, is_int
 
-CNN = "biaslab.models.cnn.CNN"
 LSTM = "biaslab.models.lstm.LSTM"
 RESNET = "biaslab.models.resnet.ResNet"
 # the sequence problems and the LSTM output each one needs
@@ -50,47 +50,6 @@ def _model_fits_data(cfg: DictConfig) -> None:
     depth = model.get("depth")
     if target == RESNET and depth != 18 and not (is_int(depth) and depth >= 8 and depth % 6 == 2):
         raise ConfigError("model.depth", depth, "6n+2 (8, 14, 20, 32, ...) or 18 for resnet")
-
-
-def _blocks(model: DictConfig) -> tuple[int, str]:
-    if model.get("channels") is not None:
-        return len(model.channels), f"model.channels has {len(model.channels)}"
-    return model.depth, f"model.depth={model.depth}"
-
-
-def _cnn_fits_input(cfg: DictConfig) -> None:
-    """One kernel_size/stride/padding per block, and every block (and pool) has input left.
-    The input length is known from the config for MNIST-1D (``final_seq_length``) only."""
-    model, data = cfg.get("model"), cfg.get("data")
-    if model is None or model.get("_target_") != CNN:
-        return
-    n, why = _blocks(model)
-    per_block = {}
-    for key in ("kernel_size", "stride", "padding"):
-        v = model[key]
-        if isinstance(v, ListConfig) and len(v) != n:
-            raise ConfigError(f"model.{key}", v, f"one value or a list of {n} ({why})")
-        per_block[key] = list(v) if isinstance(v, ListConfig) else [v] * n
-    length = data.get("final_seq_length") if data is not None else None
-    if not is_int(length):
-        return
-    for i, (k, s, p) in enumerate(zip(*per_block.values(), strict=True)):
-        if k > length + 2 * p:
-            raise ConfigError(
-                "model.kernel_size",
-                model.kernel_size,
-                f"at most {length + 2 * p} at block {i + 1} "
-                f"(its input has {length} positions, padding {p})",
-            )
-        length = (length + 2 * p - k) // s + 1
-        if model.pool == "max":
-            if length < 2:
-                raise ConfigError(
-                    "model.pool",
-                    "max",
-                    f"none here: block {i + 1} leaves {length} position, too few to pool",
-                )
-            length //= 2
 
 
 def _train_size(data: DictConfig) -> int | None:
@@ -268,7 +227,8 @@ def _resume_or_overwrite(cfg: DictConfig) -> None:
 
 COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _model_fits_data,
-    _cnn_fits_input,
+    cnn_fits_input,
+    bias_block_fits,
     _splits_not_empty,
     _subset_fits_split,
     _batch_fits_data,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -14,7 +15,9 @@ from biaslab.schema import (
     Channels,
     Flag,
     Norm,
+    OptionalBlock,
     OptionalFlag,
+    PaddingMode,
     PerBlock,
     PerBlockPadding,
     Pool,
@@ -35,18 +38,44 @@ def _per_layer(value: int | Sequence[int], depth: int) -> list[int]:
     return [int(value)] * depth if isinstance(value, int) else [int(v) for v in value]
 
 
+def _conv_biases(
+    channels: list[int],
+    bias: bool | str,
+    first_bias: bool | None,
+    bias_block: int | None,
+    norm: str,
+    norm_shift: bool,
+    norm_groups: int,
+) -> list[bool]:
+    """Whether each conv block has a bias, by the one rule (:func:`has_bias`)."""
+    if bias_block is not None and not 0 <= bias_block < len(channels):
+        raise ValueError(
+            f"bias_block must be null or a block index from 0 to {len(channels) - 1}, "
+            f"got {bias_block}"
+        )
+    return [
+        has_bias(
+            bias, norm, first_bias if i == 0 else None, norm_shift, c, norm_groups, i, bias_block
+        )
+        for i, c in enumerate(channels)
+    ]
+
+
 class CNN(nn.Module):
     """conv → norm → act → dropout, ``depth`` times, then flatten (or global-pool) → linear.
 
     Conv1d or Conv2d is chosen from ``in_shape``: (C, L) or (C, H, W).
     Channels: ``channels`` if given, else ``width * width_mult**i`` for block i.
-    ``kernel_size``/``stride``/``padding`` take one value or one per block.
+    ``kernel_size``/``stride``/``padding`` take one value or one per block; ``padding_mode`` is
+    every conv's (torch's ``zeros``, ``reflect``, ``replicate`` or ``circular``).
     ``pool``: ``none`` (downsampling by stride only), ``max`` (2× max-pool after each block).
     ``global_pool``: average over positions before the head instead of flattening them.
     ``paired_init``: weights drawn as though every layer had a bias (see
-    :func:`~biaslab.models.layers.with_bias`). ``norm_shift=False``: no additive constant in
-    the norms, their scale kept (:func:`~biaslab.models.layers.norm_layer`); with
-    ``bias=False`` and ``head_bias=False`` the net has no additive constant anywhere.
+    :func:`~biaslab.models.layers.with_bias`). ``bias_block=i``: conv block i alone has a bias
+    (:func:`~biaslab.models.layers.has_bias`; not with ``first_bias``). ``norm_shift=False``:
+    no additive constant in the norms, their scale kept
+    (:func:`~biaslab.models.layers.norm_layer`); with ``bias=False`` and ``head_bias=False``
+    the net has no additive constant anywhere.
     """
 
     def __init__(
@@ -60,10 +89,12 @@ class CNN(nn.Module):
         kernel_size: PerBlock = (5, 3, 3),
         stride: PerBlock = 2,
         padding: PerBlockPadding = 1,
+        padding_mode: PaddingMode = "zeros",
         pool: Pool = "none",
         global_pool: Flag = False,
         bias: Bias = True,
         first_bias: OptionalFlag = None,
+        bias_block: OptionalBlock = None,
         head_bias: Flag = True,
         norm: Norm = "none",
         norm_groups: PositiveInt = 8,
@@ -79,6 +110,8 @@ class CNN(nn.Module):
         if channels is None:
             channels = _widths(width, width_mult, depth)
         channels = [int(c) for c in channels]
+        biases = _conv_biases(channels, bias, first_bias, bias_block, norm, norm_shift, norm_groups)
+        conv_type = functools.partial(CONV[dims], padding_mode=padding_mode)
         shapes = zip(
             _per_layer(kernel_size, len(channels)),
             _per_layer(stride, len(channels)),
@@ -87,12 +120,8 @@ class CNN(nn.Module):
         )
         layers: list[nn.Module] = []
         c_in = in_shape[0]
-        for i, (c_out, shape) in enumerate(zip(channels, shapes, strict=True)):
-            override = first_bias if i == 0 else None
-            use_bias = has_bias(bias, norm, override, norm_shift, c_out, norm_groups)
-            conv = with_bias(
-                CONV[dims], c_in, c_out, *shape, bias=use_bias, paired_init=paired_init
-            )
+        for c_out, shape, use_bias in zip(channels, shapes, biases, strict=True):
+            conv = with_bias(conv_type, c_in, c_out, *shape, bias=use_bias, paired_init=paired_init)
             layers += [
                 conv,
                 norm_layer(norm, c_out, dims, norm_groups, norm_shift),

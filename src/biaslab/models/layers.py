@@ -43,13 +43,18 @@ def has_bias(
     norm_shift: bool = True,
     channels: int | None = None,
     groups: int = 8,
+    block: int | None = None,
+    bias_block: int | None = None,
 ) -> bool:
     """Whether a conv/linear layer with ``channels`` outputs, followed by ``norm``, gets a bias.
 
-    ``override`` (e.g. ``first_bias`` for the first conv) wins when set. ``bias="auto"`` drops
-    a bias only where it is mathematically redundant: where the norm that follows cancels it
-    exactly (:func:`norm_cancels_bias`: a batch norm, or a group norm with one channel per
-    group). Under group or layer norm otherwise, and without a norm, the bias stays.
+    ``bias_block`` (a block index; ``block`` is this layer's) gives that block alone a bias and
+    every other block none, whatever ``bias`` says; together with an ``override`` it is
+    refused, as both choose which layers have a bias. Else ``override`` (e.g. ``first_bias``
+    for the first conv) wins when set. ``bias="auto"`` drops a bias only where it is
+    mathematically redundant: where the norm that follows cancels it exactly
+    (:func:`norm_cancels_bias`: a batch norm, or a group norm with one channel per group).
+    Under group or layer norm otherwise, and without a norm, the bias stays.
     ``channels`` is needed to decide ``auto`` under group and layer norm. Unknown values
     raise ``ValueError``.
     """
@@ -59,6 +64,8 @@ def has_bias(
         raise ValueError(f"a bias override must be null, true or false, got {override!r}")
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    if bias_block is not None:
+        return _in_bias_block(block, bias_block, override)
     if override is not None:
         return override
     if bias != "auto":
@@ -68,6 +75,19 @@ def has_bias(
             raise ValueError(f"bias=auto under norm={norm} needs the layer's channel count")
         channels = 0  # not used by batch norm or none
     return not norm_cancels_bias(norm, channels, groups, norm_shift)
+
+
+def _in_bias_block(block: int | None, bias_block: int, override: bool | None) -> bool:
+    if isinstance(bias_block, bool) or not isinstance(bias_block, int) or bias_block < 0:
+        raise ValueError(f"bias_block must be null or an integer >= 0, got {bias_block!r}")
+    if override is not None:
+        raise ValueError(
+            f"bias_block={bias_block} with first_bias={str(override).lower()}: set one of "
+            "them (both choose which convs have a bias)"
+        )
+    if block is None:
+        raise ValueError(f"bias_block={bias_block} needs the layer's block index")
+    return block == bias_block
 
 
 def with_bias(

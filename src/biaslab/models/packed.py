@@ -59,22 +59,32 @@ def _param(tensors: Sequence[torch.Tensor | None]) -> nn.Parameter | None:
 
 
 class PackedConv(nn.Module):
-    """K ``Conv{1,2}d`` as one grouped conv; weight ``(K, C_out, C_in, *kernel)``."""
+    """K ``Conv{1,2}d`` as one grouped conv; weight ``(K, C_out, C_in, *kernel)``.
+
+    A padding mode other than ``zeros`` pads explicitly first (``F.pad`` acts per channel, so
+    per member), then convolves without padding, as torch's own conv does; ``zeros`` pads
+    inside the conv, as before."""
 
     def __init__(self, convs: Sequence[nn.modules.conv._ConvNd]):
         super().__init__()
         c = convs[0]
-        if c.groups != 1 or c.padding_mode != "zeros" or isinstance(c.padding, str):
-            raise NotPackable(f"only plain zero-padded convs pack, got {c}")
+        if c.groups != 1 or isinstance(c.padding, str):
+            raise NotPackable(f"only convs with groups=1 and integer padding pack, got {c}")
         self.k, self.dims = len(convs), c.weight.dim() - 2
         self.stride, self.padding, self.dilation = c.stride, c.padding, c.dilation
+        self.padding_mode = c.padding_mode
+        # F.pad's order: the last dim first, (before, after) for each
+        self.pad = tuple(p for p in reversed(c.padding) for _ in range(2))
         self.weight = _param([m.weight for m in convs])
         self.bias = _param([m.bias for m in convs])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = None if self.bias is None else self.bias.flatten()
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            x, padding = F.pad(x, self.pad, mode=self.padding_mode), 0
         return _CONV_FN[self.dims](
-            x, self.weight.flatten(0, 1), bias, self.stride, self.padding, self.dilation, self.k
+            x, self.weight.flatten(0, 1), bias, self.stride, padding, self.dilation, self.k
         )
 
 

@@ -47,6 +47,8 @@ ADDED_AT = {
     "data.train_samples": None,  # the image datasets
     "data.background": "none",  # Fashion-MNIST
     "data.background_std": 0.77,
+    "model.padding_mode": "zeros",  # CNN
+    "model.bias_block": None,
 }
 
 
