@@ -10,6 +10,7 @@ from pathlib import Path
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from biaslab.config.measures import measures_fit
 from biaslab.config.optimization import (
     fused_step_can_clip,
     nesterov_needs_momentum,
@@ -269,4 +270,5 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _training_ends,
     _seeds_fit,
     _resume_or_overwrite,
+    measures_fit,
 )
