@@ -75,8 +75,10 @@ def test_every_config_file_is_covered():
     covered = {CONF / g / f"{o}.yaml" for g, o in OPTIONS}
     covered |= {CONF / "experiment" / f"{n}.yaml" for n in EXPERIMENTS}
     covered |= {CONF / "hparams_search" / "optuna.yaml", CONF / "hydra" / "launcher" / "slurm.yaml"}
-    # instantiated by tests/test_shift_eval.py and tests/test_callbacks.py; default is empty
-    covered |= {CONF / "callbacks" / f"{n}.yaml" for n in ("shift_eval", "lr_monitor", "default")}
+    # instantiated by tests/test_shift_eval.py, test_built_bias.py, test_train_eval.py and
+    # test_callbacks.py; default is empty
+    callbacks = ("shift_eval", "built_bias", "train_eval", "lr_monitor", "default")
+    covered |= {CONF / "callbacks" / f"{n}.yaml" for n in callbacks}
     covered |= {
         CONF / "config.yaml",
         CONF / "paths" / "default.yaml",

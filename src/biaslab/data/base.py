@@ -253,6 +253,11 @@ class TensorDataModule(L.LightningDataModule):
         """Training batches in an epoch (what the trainer counts epochs by)."""
         return len(self._batches("train", shuffle=True))
 
+    def eval_batches(self, split: str) -> TensorBatches:
+        """Every example of ``split`` (train, val or test) once, in order, unshuffled (this
+        rank's shard under DDP): the evaluation loaders' batches, for any split."""
+        return self._batches(split, shuffle=False)
+
     def val_dataloader(self) -> TensorBatches:
         return self._batches("val", shuffle=False)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from biaslab.records.secrets import redact_override
 from biaslab.report.build import Report, ReportOptions, build_report
+from biaslab.report.built_bias_figure import built_bias_figure
 from biaslab.report.figures import make_plots
 from biaslab.report.load import load_files, load_wandb, missing_jobs, sweep_commands
 from biaslab.report.render import render_markdown
@@ -24,6 +25,9 @@ from biaslab.report.verdict_data import write_verdicts
 def write_outputs(rep: Report, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     make_plots(rep, out)
+    built = built_bias_figure(out / "built_bias.png", rep)  # only runs that measured it
+    if built is not None:
+        rep.plots.append(built)
     write_csv(rep, out / "summary.csv")
     write_verdicts(rep, out / "verdicts.json")
     path = out / "report.md"

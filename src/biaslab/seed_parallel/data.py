@@ -138,6 +138,11 @@ class SeedParallelData(L.LightningDataModule):
     def steps_per_epoch(self) -> int:
         return len(self._batches("train", shuffle=True))
 
+    def eval_batches(self, split: str) -> MemberBatches:
+        """Every example of ``split`` once, in order, unshuffled, for every member (as
+        :meth:`~biaslab.data.base.TensorDataModule.eval_batches`)."""
+        return self._batches(split, shuffle=False)
+
     def val_dataloader(self) -> MemberBatches:
         return self._batches("val", shuffle=False)
 

@@ -1,0 +1,104 @@
+"""The built-bias figure, for runs that measured it (``callbacks=built_bias``): per conv
+layer, each compared arm's share of a per-channel constant in what the layer builds without
+its bias (``built_bias/conv{i}``) and in its pre-activation (``const_share/conv{i}``), one
+panel per group; saved next to report.md as built_bias.png."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from biaslab.report import stats
+from biaslab.report.analysis import Arm
+from biaslab.report.build import Report
+from biaslab.report.plots import MARKERS
+from biaslab.report.values import fmt_value
+
+BUILT, CONST = "built_bias/conv", "const_share/conv"
+COLUMNS = 4  # panels per row
+
+
+def per_layer(arm: Arm, prefix: str) -> dict[int, list[float]]:
+    """Conv layer i → one value per seed that recorded ``<prefix>i`` (a seed's repeated
+    runs averaged), in the arm's seed order."""
+    out: dict[int, list[float]] = defaultdict(list)
+    for runs in arm.runs.values():
+        seen: dict[int, list[float]] = defaultdict(list)
+        for r in runs:
+            for name, v in r.metrics.items():
+                layer = re.fullmatch(re.escape(prefix) + r"(\d+)", name)
+                if layer and isinstance(v, (int, float)) and math.isfinite(v):
+                    seen[int(layer[1])].append(float(v))
+        for i, values in seen.items():
+            out[i].append(float(np.mean(values)))
+    return dict(sorted(out.items()))
+
+
+def _draw_arm(ax, arm: Arm, label: str, i: int, n: int) -> None:
+    """One arm in one panel: each seed's share as a faint dot, the mean over seeds with its
+    95 % t interval; the built share solid, the pre-activation's dashed with open markers."""
+    dx = 0.25 * (i - (n - 1) / 2) / max(n - 1, 1)
+    for prefix, style, fill in ((BUILT, "-", f"C{i}"), (CONST, "--", "white")):
+        layers = per_layer(arm, prefix)
+        if not layers:
+            continue
+        x = np.array(list(layers), dtype=float) + dx + (0.04 if prefix == CONST else 0.0)
+        for xi, values in zip(x, layers.values(), strict=True):
+            ax.scatter([xi] * len(values), values, s=8, alpha=0.3, color=f"C{i}")
+        mean, half = np.array([stats.mean_ci(v) for v in layers.values()], dtype=float).T
+        what = "built" if prefix == BUILT else "pre-activation"
+        ax.errorbar(
+            x,
+            mean,
+            yerr=np.nan_to_num(half),
+            fmt=MARKERS[i % len(MARKERS)],
+            linestyle=style,
+            color=f"C{i}",
+            markerfacecolor=fill,
+            capsize=3,
+            label=f"{label}: {what}",
+        )
+
+
+def built_bias_figure(path: Path, rep: Report) -> Path | None:
+    """The figure at ``path``, or None where no group's runs recorded ``built_bias/conv*``."""
+    groups = [g for g in rep.groups if any(per_layer(a, BUILT) for a in g.arms)]
+    if not groups:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cols = min(COLUMNS, len(groups))
+    rows = math.ceil(len(groups) / cols)
+    # wide enough for the two-line title and the legend under one panel
+    fig = Figure(figsize=(max(7.0, 3.6 * cols + 0.6), 3.0 * rows + 1.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
+    for ax, g in zip(axes, groups, strict=False):
+        for i, arm in enumerate(g.arms):
+            _draw_arm(ax, arm, f"{rep.compare}={fmt_value(arm.value)}", i, len(g.arms))
+        ax.set_title(g.label, fontsize=9)
+        ax.set_xlabel("conv layer")
+        ax.set_ylim(-0.03, 1.03)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[len(groups) :]:
+        ax.set_visible(False)
+    for ax in axes[::cols]:
+        ax.set_ylabel("share of a per-channel constant")
+    # the arms of the group with the most, once for the figure
+    widest = max(groups, key=lambda g: len(g.arms))
+    handles, labels = axes[groups.index(widest)].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
+    fig.suptitle(
+        "Share of a per-channel constant, mean(z)² / mean(z²), mean over channels\n"
+        "solid: z without the conv's bias (built); dashed: the pre-activation; "
+        "dots: seeds; bars: mean and 95% CI",
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=120)
+    return path
