@@ -13,7 +13,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from biaslab.bench.cases import SyntheticImages
 from biaslab.config import ConfigError, validate
+from biaslab.config.optimization import steps_per_call_fits
 from biaslab.data import local_copy
 from biaslab.records.results import find_results, read_results
 from biaslab.resume import fingerprint
@@ -135,10 +137,21 @@ def _records(root) -> dict[str, dict]:
     return {str(p.relative_to(root)): read_results(p)["metrics"] for p in find_results(root)}
 
 
-@pytest.mark.parametrize("seeds", [1, 2], ids=["single", "packed"])
-@pytest.mark.parametrize("augment", [True, False], ids=["augment", "plain"])
+@pytest.mark.parametrize(
+    "augment, seeds, precision",
+    [
+        (True, 1, []),
+        (True, 2, []),
+        (False, 1, []),
+        (False, 2, []),
+        # the loop makes a call's inputs inside the autocast of its training step, the batch
+        # hook outside it: the same float32 inputs (Lightning clips no fused step)
+        (True, 1, ["trainer.precision=bf16-mixed", "optimizer.fused=false"]),
+    ],
+    ids=["augment", "augment-packed", "plain", "plain-packed", "augment-bf16"],
+)
 def test_image_batches_made_on_the_device_train_alike_with_several_steps_per_call(
-    make_cfg, tmp_path, fashion_files, augment, seeds
+    make_cfg, tmp_path, fashion_files, augment, seeds, precision
 ):
     """Each batch of a call is made at its own step (crops drawn from step + j): the records,
     weights and logged rows of ten steps a call are those of one, packed and unpacked."""
@@ -149,6 +162,7 @@ def test_image_batches_made_on_the_device_train_alike_with_several_steps_per_cal
             *fashion_files,
             f"data.augment={str(augment).lower()}",
             f"train.parallel_seeds={seeds}",
+            *precision,
             f"train.steps_per_call={k}",
             output_dir=tmp_path / f"k{k}",
         )
@@ -203,7 +217,6 @@ def test_an_image_run_of_several_steps_per_call_resumes_to_the_same_records(
         (["trainer.check_val_every_n_epoch=1"], "1 with trainer.check_val_every_n_epoch set"),
         (["+trainer.accumulate_grad_batches=2"], "1 with trainer.accumulate_grad_batches=2"),
         (["trainer.devices=2"], "1 with trainer.devices=2"),
-        (["data=fashion_mnist"], "1 with data=fashion_mnist (its batches are made on the device"),
     ],
 )
 def test_what_several_steps_per_call_cannot_do_is_refused(make_cfg, overrides, expected):
@@ -233,7 +246,8 @@ def test_one_step_per_call_is_refused_nothing_and_k_is_auto_or_a_positive_intege
         (["trainer.max_steps=42"], 1),
         (["trainer.precision=16-mixed"], 1),
         (["+trainer.accumulate_grad_batches=2"], 1),
-        (["data=fashion_mnist"], 1),
+        (["data=fashion_mnist"], 10),  # its batches are made in the task's loop
+        (["data=cifar10", "model=resnet"], 10),
         (["train.steps_per_call=5"], 5),
     ],
 )
@@ -242,6 +256,20 @@ def test_auto_takes_ten_steps_a_call_where_they_can_run_and_one_elsewhere(make_c
     resolve(cfg)
     assert cfg.train.steps_per_call == k
     validate(cfg)  # never a refusal: auto falls back
+
+
+def test_data_whose_batch_hook_alone_makes_its_inputs_takes_one_step_a_call(make_cfg):
+    """A batch hook without training_inputs (the benchmark's synthetic images): nothing could
+    make a call's batches at their steps, so K > 1 is refused and auto takes 1."""
+    target = f"{SyntheticImages.__module__}.SyntheticImages"
+    cfg = make_cfg("train.steps_per_call=10")
+    cfg.data = {"_target_": target}
+    with pytest.raises(ConfigError, match="train.steps_per_call=10") as e:
+        steps_per_call_fits(cfg)
+    assert f"expected 1 with data._target_={target} (its batch hook alone" in str(e.value)
+    cfg.train.steps_per_call = "auto"
+    resolve(cfg)
+    assert cfg.train.steps_per_call == 1
 
 
 def test_the_record_says_how_many_steps_a_call_ran(make_cfg, tmp_path):

@@ -109,7 +109,7 @@ def steps_per_call_blocked(cfg: DictConfig, k: int) -> str | None:
     except Exception:  # an unknown target: validate() names it
         return "1 with an unknown data._target_"
     if data_class is not None and own_batch_hook(data_class) and not own_inputs(data_class):
-        return f"1 with data={choice(cfg, 'data')} (its batches are made on the device one by one)"
+        return f"1 with data._target_={target} (its batch hook alone makes a batch's inputs)"
     if str(t.get("devices", 1)) != "1" or str(t.get("num_nodes", 1)) != "1":
         return f"1 with trainer.devices={t.get('devices')} (one device only)"
     if loss_scaled(t.get("precision")):

@@ -6,11 +6,12 @@ datasets. Each batch becomes float right after it reaches the device
 (:meth:`ImageDataModule.on_after_batch_transfer`): a training batch is first augmented
 (random crop from a 4-pixel zero padding and horizontal flip, when ``augment``), then every
 batch is scaled to [0, 1], standardized per channel with the dataset's published statistics
-(when ``normalize``) and shifted by ``shift``. A call of ``train.steps_per_call`` K > 1 takes K
-training batches: the task's loop makes each at its own step (:meth:`ImageDataModule.training_inputs`),
-so each gets the crops one step per call gives it. On CUDA the batch is made channels_last, the
-memory format cuDNN's tensor-core kernels for 2-D convolutions work in (the activations then
-keep it through the network); other devices keep the default layout.
+(when ``normalize``) and shifted by ``shift``. A call of ``train.steps_per_call`` K > 1 takes
+K training batches: the task's loop makes each at its own step
+(:meth:`ImageDataModule.training_inputs`), so each gets the crops one step per call gives it.
+On CUDA the batch is made channels_last, the memory format cuDNN's tensor-core kernels for
+2-D convolutions work in (the activations then keep it through the network); other devices
+keep the default layout.
 """
 
 from __future__ import annotations
