@@ -142,3 +142,10 @@ def test_the_raw_loop_makes_each_image_batch_as_the_project_path_does(tmp_path, 
     data.training_inputs = recording
     run_raw(cfg, data, Windows(2, 3, 1, torch.device("cpu")))
     assert made == [(torch.uint8, step) for step in range(5)]
+
+
+def test_steps_per_call_mode_needs_k_of_two_or_more(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--steps-per-call", "1"])
+    assert e.value.code == 2
+    assert "--steps-per-call 1: expected K >= 2" in capsys.readouterr().err

@@ -77,7 +77,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--floor-batch", type=int, default=2000, help="batch of the --floor rate measurement"
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.steps_per_call is not None and args.steps_per_call < 2:
+        p.error(f"--steps-per-call {args.steps_per_call}: expected K >= 2 (compared with 1)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict:
