@@ -148,4 +148,4 @@ def test_steps_per_call_mode_needs_k_of_two_or_more(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--steps-per-call", "1"])
     assert e.value.code == 2
-    assert "--steps-per-call 1: expected K >= 2" in capsys.readouterr().err
+    assert "argument --steps-per-call: 1: expected K >= 2" in capsys.readouterr().err

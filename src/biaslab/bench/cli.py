@@ -18,6 +18,13 @@ from biaslab.bench.throughput import Plan
 from biaslab.config.compose import CONF_DIR, ROOT
 
 
+def _two_or_more(value: str) -> int:
+    """--steps-per-call's K: compared with one step a call, so at least 2."""
+    if not value.isdigit() or int(value) < 2:
+        raise argparse.ArgumentTypeError(f"{value}: expected K >= 2 (compared with 1)")
+    return int(value)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m biaslab.bench",
@@ -62,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--steps-per-call",
-        type=int,
+        type=_two_or_more,
         metavar="K",
         help="instead: each case with train.steps_per_call=1 vs K, taking turns (no raw loop)",
     )
@@ -77,10 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--floor-batch", type=int, default=2000, help="batch of the --floor rate measurement"
     )
-    args = p.parse_args(argv)
-    if args.steps_per_call is not None and args.steps_per_call < 2:
-        p.error(f"--steps-per-call {args.steps_per_call}: expected K >= 2 (compared with 1)")
-    return args
+    return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
