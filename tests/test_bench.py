@@ -97,3 +97,55 @@ def test_the_default_bench_measures_the_default_path_of_ten_steps_a_call(tmp_pat
     row = bench_case(case, CONF_DIR, tmp_path, [f"paths.data_dir={data_dir}", "logger=none"], plan)
     assert row["steps_per_call"] == 10
     assert row["warmup_steps"] % 10 == 0 and row["window_steps"] % 10 == 0
+
+
+def test_the_steps_per_call_mode_times_one_step_a_call_and_k_on_the_same_windows(
+    tmp_path, data_dir
+):
+    """--steps-per-call 10 on the uint8 image case (batches made and augmented on the
+    device): both arms train the same whole calls of 10 steps, and the ratio is theirs."""
+    out = tmp_path / "bench.json"
+    args = ["--quick", "--steps-per-call", "10", "--cases", "images-w4", "--out", str(out)]
+    report = main([*args, "--data-dir", str(data_dir), "--override", "logger=none"])
+    assert json.loads(out.read_text()) == report
+    rows = report["steps_per_call"]
+    assert [(r["case"], r["bias"]) for r in rows] == [("images-w4", True), ("images-w4", False)]
+    for r in rows:
+        assert r["k"] == 10 and (r["warmup_steps"], r["window_steps"]) == (10, 10)
+        assert r["one"]["samples"] == r["k_steps"]["samples"] == 20 * r["batch_size"]
+        one, k = r["one"]["samples_per_s"], r["k_steps"]["samples_per_s"]
+        assert r["ratio"] == pytest.approx(k / one)
+        assert r["ratio_per_round"] == [pytest.approx(r["ratio"])]
+
+
+def test_the_raw_loop_makes_each_image_batch_as_the_project_path_does(tmp_path, data_dir):
+    """The uint8 image case: the raw loop hands every batch, still uint8, to the data module's
+    training_inputs at its step (scaling, crops and flips), as the project's task does."""
+    import torch
+    from hydra.utils import instantiate
+
+    from biaslab.bench.cases import make_cases
+    from biaslab.bench.clock import Windows
+    from biaslab.bench.raw import run_raw
+    from biaslab.bench.throughput import case_cfg
+    from biaslab.config.compose import CONF_DIR
+
+    case = make_cases(["images-w4"], 8, 64, str(data_dir))[0]
+    cfg = case_cfg(case, [f"paths.data_dir={data_dir}", "logger=none"], tmp_path, CONF_DIR)
+    data = instantiate(cfg.data)
+    made, make = [], data.training_inputs
+
+    def recording(batch, step):
+        made.append((batch[0].dtype, step))
+        return make(batch, step)
+
+    data.training_inputs = recording
+    run_raw(cfg, data, Windows(2, 3, 1, torch.device("cpu")))
+    assert made == [(torch.uint8, step) for step in range(5)]
+
+
+def test_steps_per_call_mode_needs_k_of_two_or_more(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--steps-per-call", "1"])
+    assert e.value.code == 2
+    assert "argument --steps-per-call: 1: expected K >= 2" in capsys.readouterr().err

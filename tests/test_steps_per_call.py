@@ -13,11 +13,17 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from biaslab.bench.cases import SyntheticImages
 from biaslab.config import ConfigError, validate
+from biaslab.config.optimization import steps_per_call_fits
+from biaslab.data import local_copy
+from biaslab.records.results import find_results, read_results
 from biaslab.resume import fingerprint
 from biaslab.run.steps_per_call import resolve
 from biaslab.run.train import train
 from biaslab.tasks.guards import check_due
+
+from .image_files import write_idx_folder
 
 # 60 steps cross MNIST-1D's epoch of 36 batches inside a call; cosine and clipping are the
 # parts of a step Lightning's automatic loop does and the task's own loop must redo
@@ -43,6 +49,21 @@ ADDING = [
     "trainer.val_check_interval=12",
     "trainer.log_every_n_steps=4",
     "+trainer.gradient_clip_val=1.0",
+]
+
+# uint8 images made into inputs on the device: Fashion-MNIST's files, faked (60 train images,
+# batches of 8: 7 a epoch), a small VGG with batch norm, and the classifier's schedule and clip
+IMAGES = [
+    "logger=csv",
+    "data=fashion_mnist",
+    "data.batch_size=8",
+    "model=vgg",
+    "model.width=4",
+    "model.depth=2",
+    "model.stride=2",
+    "model.pool=none",
+    "model.global_pool=false",
+    *CLASSIFIER[1:-1],
 ]
 
 
@@ -103,6 +124,87 @@ def test_a_crashed_run_of_several_steps_per_call_resumes_to_the_same_metrics(mak
     assert resumed == whole
 
 
+@pytest.fixture
+def fashion_files(tmp_path, monkeypatch, no_system_copy) -> list[str]:
+    """The overrides that read a faked Fashion-MNIST copy (checked by its own MD5s)."""
+    written = write_idx_folder(tmp_path / "copy")
+    monkeypatch.setitem(local_copy.FILES, "fashion_mnist", written["files"])
+    return [f"data.source_dir={tmp_path / 'copy'}", f"data.data_dir={tmp_path / 'cache'}"]
+
+
+def _records(root) -> dict[str, dict]:
+    """Every results.json's metrics under ``root`` (a packed job's: one per seed), by folder."""
+    return {str(p.relative_to(root)): read_results(p)["metrics"] for p in find_results(root)}
+
+
+@pytest.mark.parametrize(
+    "augment, seeds, precision",
+    [
+        (True, 1, []),
+        (True, 2, []),
+        (False, 1, []),
+        (False, 2, []),
+        # the loop makes a call's inputs inside the autocast of its training step, the batch
+        # hook outside it: the same float32 inputs (Lightning clips no fused step)
+        (True, 1, ["trainer.precision=bf16-mixed", "optimizer.fused=false"]),
+    ],
+    ids=["augment", "augment-packed", "plain", "plain-packed", "augment-bf16"],
+)
+def test_image_batches_made_on_the_device_train_alike_with_several_steps_per_call(
+    make_cfg, tmp_path, fashion_files, augment, seeds, precision
+):
+    """Each batch of a call is made at its own step (crops drawn from step + j): the records,
+    weights and logged rows of ten steps a call are those of one, packed and unpacked."""
+    runs = {}
+    for k in (1, 10):
+        cfg = make_cfg(
+            *IMAGES,
+            *fashion_files,
+            f"data.augment={str(augment).lower()}",
+            f"train.parallel_seeds={seeds}",
+            *precision,
+            f"train.steps_per_call={k}",
+            output_dir=tmp_path / f"k{k}",
+        )
+        out = train(cfg)
+        assert out["status"] == "completed"
+        runs[k] = _records(tmp_path / f"k{k}")
+    assert len(runs[1]) == seeds
+    assert runs[10] == runs[1]  # every metric of every seed, bit for bit
+    w1, wk = _weights(tmp_path / "k1"), _weights(tmp_path / "k10")
+    assert w1.keys() == wk.keys() and all(torch.equal(w1[n], wk[n]) for n in w1)
+    for seed in range(seeds):
+        folder = f"seed={seed}" if seeds > 1 else "."
+        assert _csv_rows(tmp_path / "k10" / folder) == _csv_rows(tmp_path / "k1" / folder)
+
+
+def test_an_image_run_of_several_steps_per_call_resumes_to_the_same_records(
+    make_cfg, tmp_path, fashion_files
+):
+    """Cut at step 50 with a checkpoint at 30: the resumed calls draw the crops of their own
+    steps, and the records are those of the uninterrupted run of one step per call."""
+    base = [
+        *IMAGES,
+        *fashion_files,
+        "logger=none",
+        "data.augment=true",
+        "checkpoint.every_n_steps=30",
+    ]
+
+    class Crash(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 50:
+                raise RuntimeError("killed at step 50")
+
+    train(make_cfg(*base, "train.steps_per_call=1", output_dir=tmp_path / "whole"))
+    cut = [*base, "train.steps_per_call=10"]
+    with pytest.raises(RuntimeError):
+        train(make_cfg(*cut, output_dir=tmp_path / "cut"), callbacks=[Crash()])
+    resumed = train(make_cfg(*cut, "resume=true", output_dir=tmp_path / "cut"))
+    assert resumed["status"] == "completed"
+    assert _records(tmp_path / "cut") == _records(tmp_path / "whole")
+
+
 @pytest.mark.parametrize(
     "overrides, expected",
     [
@@ -115,7 +217,6 @@ def test_a_crashed_run_of_several_steps_per_call_resumes_to_the_same_metrics(mak
         (["trainer.check_val_every_n_epoch=1"], "1 with trainer.check_val_every_n_epoch set"),
         (["+trainer.accumulate_grad_batches=2"], "1 with trainer.accumulate_grad_batches=2"),
         (["trainer.devices=2"], "1 with trainer.devices=2"),
-        (["data=fashion_mnist"], "1 with data=fashion_mnist (its batches are made on the device"),
     ],
 )
 def test_what_several_steps_per_call_cannot_do_is_refused(make_cfg, overrides, expected):
@@ -145,7 +246,8 @@ def test_one_step_per_call_is_refused_nothing_and_k_is_auto_or_a_positive_intege
         (["trainer.max_steps=42"], 1),
         (["trainer.precision=16-mixed"], 1),
         (["+trainer.accumulate_grad_batches=2"], 1),
-        (["data=fashion_mnist"], 1),
+        (["data=fashion_mnist"], 10),  # its batches are made in the task's loop
+        (["data=cifar10", "model=resnet"], 10),
         (["train.steps_per_call=5"], 5),
     ],
 )
@@ -154,6 +256,20 @@ def test_auto_takes_ten_steps_a_call_where_they_can_run_and_one_elsewhere(make_c
     resolve(cfg)
     assert cfg.train.steps_per_call == k
     validate(cfg)  # never a refusal: auto falls back
+
+
+def test_data_whose_batch_hook_alone_makes_its_inputs_takes_one_step_a_call(make_cfg):
+    """A batch hook without training_inputs (the benchmark's synthetic images): nothing could
+    make a call's batches at their steps, so K > 1 is refused and auto takes 1."""
+    target = f"{SyntheticImages.__module__}.SyntheticImages"
+    cfg = make_cfg("train.steps_per_call=10")
+    cfg.data = {"_target_": target}
+    with pytest.raises(ConfigError, match="train.steps_per_call=10") as e:
+        steps_per_call_fits(cfg)
+    assert f"expected 1 with data._target_={target} (its batch hook alone" in str(e.value)
+    cfg.train.steps_per_call = "auto"
+    resolve(cfg)
+    assert cfg.train.steps_per_call == 1
 
 
 def test_the_record_says_how_many_steps_a_call_ran(make_cfg, tmp_path):

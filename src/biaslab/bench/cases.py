@@ -1,5 +1,7 @@
-"""What the throughput benchmark measures: MNIST-1D with the default model, and VGG-style 2-D
-CNNs of three widths on synthetic images, each with and without biases."""
+"""What the throughput benchmark measures: MNIST-1D with the default model, VGG-style 2-D CNNs
+of three widths on synthetic float images, and the image preset's CNN of two widths on
+synthetic uint8 images made into inputs (and augmented) on the device as the image datasets'
+are, each with and without biases."""
 
 from __future__ import annotations
 
@@ -8,9 +10,15 @@ from dataclasses import dataclass
 import torch
 
 from biaslab.data.base import TensorDataModule
+from biaslab.data.vision import ImageDataModule
 
 CNN2D_WIDTHS = (8, 32, 128)
-CASES = ("mnist1d", *(f"cnn2d-w{w}" for w in CNN2D_WIDTHS))
+IMAGE_WIDTHS = (4, 16)  # images_bias_vs_width's narrow arms, where a step's overhead tells
+CASES = (
+    "mnist1d",
+    *(f"cnn2d-w{w}" for w in CNN2D_WIDTHS),
+    *(f"images-w{w}" for w in IMAGE_WIDTHS),
+)
 
 
 class SyntheticImages(TensorDataModule):
@@ -48,6 +56,28 @@ class SyntheticImages(TensorDataModule):
         return x[:k], y[:k], x[k:], y[k:]
 
 
+class UInt8Images(ImageDataModule):
+    """Random uint8 images in Fashion-MNIST's format (1×28×28, its published mean and std)
+    with random labels from a fixed seed: each batch is made into inputs on the device, and
+    cropped and flipped when ``augment``, by the image datasets' own code; nothing to
+    download."""
+
+    name = "uint8_images"
+    num_classes = 10
+    mean, std = (0.2860,), (0.3530,)
+
+    def __init__(self, num_samples: int = 4096, test_samples: int = 512, **kwargs):
+        super().__init__(**kwargs)
+        self.num_samples, self.test_samples = int(num_samples), int(test_samples)
+
+    def load(self):
+        g = torch.Generator().manual_seed(self.seed)
+        n, k = self.num_samples + self.test_samples, self.num_samples
+        x = torch.randint(0, 256, (n, *self.image), generator=g, dtype=torch.uint8)
+        y = torch.randint(0, self.num_classes, (n,), generator=g)
+        return x[:k], y[:k], x[k:], y[k:]
+
+
 @dataclass
 class Case:
     name: str
@@ -70,15 +100,22 @@ def make_cases(
             if name == "mnist1d":
                 cases.append(Case(name, bias, [f"model.bias={b}"]))
                 continue
-            width = int(name.removeprefix("cnn2d-w"))
             data = {
-                "_target_": f"{SyntheticImages.__module__}.SyntheticImages",
                 "batch_size": batch_size,
                 "num_samples": samples,
                 "test_samples": 2 * batch_size,  # train() tests after fit: keep that short
                 "seed": 42,
                 "shuffle_seed": 0,
                 "data_dir": data_dir or "data",
+            }
+            if name.startswith("images-w"):
+                width = int(name.removeprefix("images-w"))
+                data |= {"_target_": f"{UInt8Images.__module__}.UInt8Images", "augment": True}
+                cases.append(Case(name, bias, image_model(width, b), data))
+                continue
+            width = int(name.removeprefix("cnn2d-w"))
+            data |= {
+                "_target_": f"{SyntheticImages.__module__}.SyntheticImages",
                 "channels_last": channels_last,
             }
             # VGG-style: 3 stages of width×(1, 2, 4) channels, 3×3 convs, 2× max-pool, BN.
@@ -97,3 +134,20 @@ def make_cases(
             ]
             cases.append(Case(name, bias, model, data))
     return cases
+
+
+def image_model(width: int, bias: str) -> list[str]:
+    """conf/experiment/images_bias_vs_width.yaml's CNN: 3 blocks of 3×3 stride-2 convs with
+    batch norm, width×(1, 2, 4) channels, 28→14→7→4, flatten → linear."""
+    return [
+        "model=vgg",
+        f"model.width={width}",
+        "model.depth=3",
+        "model.width_mult=2",
+        "model.kernel_size=3",
+        "model.stride=2",
+        "model.padding=1",
+        "model.pool=none",
+        "model.global_pool=false",
+        f"model.bias={bias}",
+    ]

@@ -11,11 +11,18 @@ from pathlib import Path
 
 import torch
 
-from biaslab.bench import e2e, floor, overhead, profiling, seeds, throughput
+from biaslab.bench import calls, e2e, floor, overhead, profiling, seeds, throughput
 from biaslab.bench.cases import CASES, make_cases
 from biaslab.bench.report import print_report, write_report
 from biaslab.bench.throughput import Plan
 from biaslab.config.compose import CONF_DIR, ROOT
+
+
+def _two_or_more(value: str) -> int:
+    """--steps-per-call's K: compared with one step a call, so at least 2."""
+    if not value.isdigit() or int(value) < 2:
+        raise argparse.ArgumentTypeError(f"{value}: expected K >= 2 (compared with 1)")
+    return int(value)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,6 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="steps of each run in the --parallel-seeds wall-time comparison",
     )
     p.add_argument(
+        "--steps-per-call",
+        type=_two_or_more,
+        metavar="K",
+        help="instead: each case with train.steps_per_call=1 vs K, taking turns (no raw loop)",
+    )
+    p.add_argument(
         "--floor",
         metavar="PRESET",
         help="instead: the FLOPs of PRESET's sweep (with --override) against this machine's rate",
@@ -104,6 +117,8 @@ def main(argv: list[str] | None = None) -> dict:
         return _floor(args, base, settings)
     if args.parallel_seeds:
         return _parallel_seeds(args, conf_dir, base, plan, settings)
+    if args.steps_per_call:
+        return _steps_per_call(args, conf_dir, base, plan, settings, batch, samples)
     return _cases(args, conf_dir, base, plan, settings, batch, samples)
 
 
@@ -133,6 +148,22 @@ def _parallel_seeds(args, conf_dir: Path, base: list[str], plan: Plan, settings:
     settings["threads"] = args.threads
     report = write_report(args.out, settings, {"parallel_seeds": result})
     seeds.print_parallel_seeds(report)
+    return report
+
+
+def _steps_per_call(
+    args, conf_dir: Path, base: list[str], plan: Plan, settings: dict, batch: int, samples: int
+) -> dict:
+    """Each case at one step a call and at K, side by side: a mode of its own."""
+    cases = make_cases(args.cases, batch, samples, args.data_dir, args.channels_last)
+    with tempfile.TemporaryDirectory(prefix="biaslab-bench-") as tmp:
+        rows = [
+            calls.bench_calls(case, args.steps_per_call, conf_dir, Path(tmp), base, plan)
+            for case in cases
+        ]
+    settings |= {"torch_threads": torch.get_num_threads(), "overrides": base}
+    report = write_report(args.out, settings, {"steps_per_call": rows})
+    calls.print_calls(report)
     return report
 
 

@@ -1,5 +1,6 @@
 """The hand-written PyTorch loop the project path is measured against: the same model builder,
-data tensors, batch order (:class:`~biaslab.data.base.TensorBatches`), optimizer, scheduler and
+data tensors, batch order (:class:`~biaslab.data.base.TensorBatches`), inputs made from each
+batch (the image datasets' scaling and crops, ``training_inputs``), optimizer, scheduler and
 precision, and nothing else (no Lightning, no logging, no validation)."""
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ def run_raw(cfg: DictConfig, data: TensorDataModule, windows: Windows) -> None:
     optimizer = instantiate(cfg.optimizer)(model.parameters())
     scheduler = instantiate(cfg.scheduler)(optimizer) if "_target_" in cfg.scheduler else None
     x, y = data.prepare_splits()["train"]
-    x, y = x.to(device=device, dtype=dtype), y.to(device)
+    # uint8 images stay uint8: the data module makes each batch's inputs, as in the project
+    x, y = x.to(device=device, dtype=dtype if x.is_floating_point() else None), y.to(device)
     batches = _endless(TensorBatches(x, y, data.batch_size, shuffle=True, seed=data.shuffle_seed))
     channels_last = getattr(data, "channels_last", False) and x.dim() == 4  # as the project's
     model.train()
-    for _ in range(windows.total_steps):
-        xb, yb = next(batches)
+    for step in range(windows.total_steps):
+        xb, yb = data.training_inputs(next(batches), step)
+        xb = xb.to(dtype)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast():

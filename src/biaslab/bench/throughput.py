@@ -65,7 +65,7 @@ def run_project(cfg: DictConfig, windows: Windows, extra: Sequence[Callback] = (
     train(cfg, callbacks=[WindowClock(windows), *extra])
 
 
-def _window_steps(cfg: DictConfig, data, device, plan: Plan) -> tuple[int, int]:
+def window_steps(cfg: DictConfig, data, device, plan: Plan) -> tuple[int, int]:
     """(warmup, window) steps, sized from the raw loop's step time unless the plan fixes them."""
     if plan.fixed_steps:
         warmup, window = plan.fixed_steps
@@ -87,7 +87,7 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
     data = instantiate(cfg.data)
     data.prepare_splits()
 
-    warmup, window = _window_steps(cfg, data, device, plan)
+    warmup, window = window_steps(cfg, data, device, plan)
 
     rates: dict[str, list[float]] = {"raw": [], "project": []}
     samples = {"raw": 0, "project": 0}  # trained by each path over all rounds

@@ -83,8 +83,8 @@ def steps_per_call_blocked(cfg: DictConfig, k: int) -> str | None:
     """Why K steps per call cannot run with ``cfg`` (what is allowed instead), or None. The
     trainer counts calls of K steps, so every step interval must be a multiple of K, and the
     K steps are taken by the task's own loop, which does what a 32/64-bit or bf16 step on one
-    device does: several devices, loss scaling, gradient accumulation and batches made on the
-    device one at a time are left out rather than half done."""
+    device does: several devices, loss scaling, gradient accumulation and batches that only
+    the trainer's batch hook can make are left out rather than half done."""
     t = cfg.get("trainer")
     if not isinstance(t, DictConfig):
         return "1 without a trainer config"
@@ -101,14 +101,15 @@ def steps_per_call_blocked(cfg: DictConfig, k: int) -> str | None:
     if t.get("check_val_every_n_epoch") is not None:
         return "1 with trainer.check_val_every_n_epoch set (K-step calls have no epoch end)"
     target = OmegaConf.select(cfg, "data._target_")
-    # a data module that makes each batch's inputs on the device (the image datasets, which
-    # augment with the step's seed) is handed one batch at a time
+    # a data module that makes each batch's inputs on the device in its batch hook must make
+    # a call's K batches for the task's loop too, each at its own step (the image datasets,
+    # which augment with the step's seed, do: training_inputs)
     try:
         data_class = get_object(target) if target else None
     except Exception:  # an unknown target: validate() names it
         return "1 with an unknown data._target_"
-    if data_class is not None and own_batch_hook(data_class):
-        return f"1 with data={choice(cfg, 'data')} (its batches are made on the device one by one)"
+    if data_class is not None and own_batch_hook(data_class) and not own_inputs(data_class):
+        return f"1 with data._target_={target} (its batch hook alone makes a batch's inputs)"
     if str(t.get("devices", 1)) != "1" or str(t.get("num_nodes", 1)) != "1":
         return f"1 with trainer.devices={t.get('devices')} (one device only)"
     if loss_scaled(t.get("precision")):
@@ -124,3 +125,12 @@ def own_batch_hook(data_class: type) -> bool:
 
     hook = getattr(data_class, "on_after_batch_transfer", None)
     return hook is not None and hook is not L.LightningDataModule.on_after_batch_transfer
+
+
+def own_inputs(data_class: type) -> bool:
+    """Whether the data module makes a training batch's inputs at a given step itself
+    (``training_inputs``), as the loop of K steps a call asks it to."""
+    from biaslab.data.base import TensorDataModule  # as above: only for this question
+
+    make = getattr(data_class, "training_inputs", None)
+    return make is not None and make is not TensorDataModule.training_inputs

@@ -227,6 +227,13 @@ class TensorDataModule(L.LightningDataModule):
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
 
+    def training_inputs(self, batch, step: int):
+        """Training batch ``batch`` as the model takes it at optimizer step ``step``: what the
+        batch hook gives for one step a call, for the task's loop to make each batch of a
+        K-step call (:class:`Chunks`) at its own step. Here the batch itself (the splits are
+        the model's inputs already)."""
+        return batch
+
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # setup() put the splits on the training device, so a batch is already there; Lightning's
         # generic move walks the batch on every step (~10-20 µs on a CPU) to find that out

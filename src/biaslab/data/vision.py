@@ -6,9 +6,12 @@ datasets. Each batch becomes float right after it reaches the device
 (:meth:`ImageDataModule.on_after_batch_transfer`): a training batch is first augmented
 (random crop from a 4-pixel zero padding and horizontal flip, when ``augment``), then every
 batch is scaled to [0, 1], standardized per channel with the dataset's published statistics
-(when ``normalize``) and shifted by ``shift``. On CUDA the batch is made channels_last, the
-memory format cuDNN's tensor-core kernels for 2-D convolutions work in (the activations then
-keep it through the network); other devices keep the default layout.
+(when ``normalize``) and shifted by ``shift``. A call of ``train.steps_per_call`` K > 1 takes
+K training batches: the task's loop makes each at its own step
+(:meth:`ImageDataModule.training_inputs`), so each gets the crops one step per call gives it.
+On CUDA the batch is made channels_last, the memory format cuDNN's tensor-core kernels for
+2-D convolutions work in (the activations then keep it through the network); other devices
+keep the default layout.
 
 ``train_samples`` keeps a fixed subset of the training split. Fashion-MNIST's ``background=noise``
 replaces the black background by noise (:mod:`biaslab.data.background`): its images are then
@@ -136,11 +139,22 @@ class ImageDataModule(TensorDataModule):
         # (x/255*scale + offset - mean)/std + shift = x*(m*scale) + (o + offset*255*m)
         return torch.addcmul(o + offset * 255 * m, x.float(), m * scale)
 
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+    def training_inputs(self, batch, step: int):
+        """A uint8 training batch as the model's input at optimizer step ``step``, augmented
+        with that step's seed when ``augment``."""
         x, y = batch
+        if not self.augment:
+            return self.inputs(x), y
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        return self.inputs(x, step, rank), y
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, list):  # the K batches of a call (Chunks): the task's loop makes
+            return batch  # each at its own step (training_inputs), one at a time
         trainer = self.trainer
-        if self.augment and trainer is not None and trainer.training:
-            return self.inputs(x, trainer.global_step, trainer.global_rank), y
+        if trainer is not None and trainer.training:
+            return self.training_inputs(batch, trainer.global_step)
+        x, y = batch
         return self.inputs(x), y
 
 

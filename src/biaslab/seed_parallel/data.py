@@ -155,11 +155,19 @@ class SeedParallelData(L.LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        # a call of K steps (a list, Chunks) is made batch by batch by the task's loop
+        if not self._member_hook or isinstance(batch, list):
+            return batch
+        return self._per_member(batch, lambda m, b: m.on_after_batch_transfer(b, dataloader_idx))
+
+    def training_inputs(self, batch, step: int):
+        """Each member's slice as its own data module makes it at ``step``
+        (:meth:`~biaslab.data.base.TensorDataModule.training_inputs`)."""
         if not self._member_hook:
             return batch
+        return self._per_member(batch, lambda m, b: m.training_inputs(b, step))
+
+    def _per_member(self, batch, make):
         x, y = batch
-        parts = [
-            m.on_after_batch_transfer((x[:, k], y[:, k]), dataloader_idx)
-            for k, m in enumerate(self.members)
-        ]
+        parts = [make(m, (x[:, k], y[:, k])) for k, m in enumerate(self.members)]
         return torch.stack([p[0] for p in parts], 1), torch.stack([p[1] for p in parts], 1)

@@ -197,11 +197,15 @@ class Task(L.LightningModule):
     def training_step(self, batch, batch_idx):
         if self.steps_per_call == 1:
             return self.train_loss(batch)
-        # K optimizer steps, in the order Lightning's automatic loop takes them: forward,
-        # zero_grad, backward, clip, step, scheduler
+        # K optimizer steps, in the order Lightning's automatic loop takes them: the batch's
+        # inputs (made at its own step, as the data's batch hook makes them for one step a
+        # call: an image batch's crops are drawn from its step), forward, zero_grad, backward,
+        # clip, step, scheduler
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        for b in batch:
-            loss = self.train_loss(b)
+        inputs = getattr(self.trainer.datamodule, "training_inputs", None)
+        first = self.global_step
+        for j, b in enumerate(batch):
+            loss = self.train_loss(inputs(b, first + j) if inputs is not None else b)
             optimizer.zero_grad()
             self.manual_backward(loss)
             if self.clip_val:  # through the hook, as Lightning's loop clips
