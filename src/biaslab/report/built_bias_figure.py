@@ -1,7 +1,8 @@
 """The built-bias figure, for runs that measured it (``callbacks=built_bias``): per conv
 layer, each compared arm's share of a per-channel constant in what the layer builds without
 its bias (``built_bias/conv{i}``) and in its pre-activation (``const_share/conv{i}``), one
-panel per group; saved next to report.md as built_bias.png."""
+panel per group; saved next to report.md as built_bias.png. The drawing (:func:`draw`) takes
+plain data, so that a sweep's report and a study's report draw the same figure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,11 @@ from biaslab.report.values import fmt_value
 
 BUILT, CONST = "built_bias/conv", "const_share/conv"
 COLUMNS = 4  # panels per row
+
+# per arm: its label, and per prefix (BUILT, CONST) conv layer i → one value per seed
+Shares = dict[str, dict[int, list[float]]]
+# per panel: its title, and its arms in drawing order
+Panel = tuple[str, list[tuple[str, Shares]]]
 
 
 def per_layer(arm: Arm, prefix: str) -> dict[int, list[float]]:
@@ -38,12 +45,12 @@ def per_layer(arm: Arm, prefix: str) -> dict[int, list[float]]:
     return dict(sorted(out.items()))
 
 
-def _draw_arm(ax, arm: Arm, label: str, i: int, n: int) -> None:
+def _draw_arm(ax, shares: Shares, label: str, i: int, n: int) -> None:
     """One arm in one panel: each seed's share as a faint dot, the mean over seeds with its
     95 % t interval; the built share solid, the pre-activation's dashed with open markers."""
     dx = 0.25 * (i - (n - 1) / 2) / max(n - 1, 1)
     for prefix, style, fill in ((BUILT, "-", f"C{i}"), (CONST, "--", "white")):
-        layers = per_layer(arm, prefix)
+        layers = dict(sorted(shares.get(prefix, {}).items()))
         if not layers:
             continue
         x = np.array(list(layers), dtype=float) + dx + (0.04 if prefix == CONST else 0.0)
@@ -66,33 +73,52 @@ def _draw_arm(ax, arm: Arm, label: str, i: int, n: int) -> None:
 
 def built_bias_figure(path: Path, rep: Report) -> Path | None:
     """The figure at ``path``, or None where no group's runs recorded ``built_bias/conv*``."""
-    groups = [g for g in rep.groups if any(per_layer(a, BUILT) for a in g.arms)]
-    if not groups:
+    panels = [
+        (
+            g.label,
+            [
+                (
+                    f"{rep.compare}={fmt_value(a.value)}",
+                    {BUILT: per_layer(a, BUILT), CONST: per_layer(a, CONST)},
+                )
+                for a in g.arms
+            ],
+        )
+        for g in rep.groups
+    ]
+    return draw(path, panels)
+
+
+def draw(path: Path, panels: list[Panel], metadata: dict[str, Any] | None = None) -> Path | None:
+    """The figure at ``path`` (``metadata``: the PNG's, as ``Figure.savefig`` takes it), one
+    panel per panel that holds a built share; None where none does."""
+    panels = [p for p in panels if any(shares.get(BUILT) for _, shares in p[1])]
+    if not panels:
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    cols = min(COLUMNS, len(groups))
-    rows = math.ceil(len(groups) / cols)
+    cols = min(COLUMNS, len(panels))
+    rows = math.ceil(len(panels) / cols)
     # wide enough for the two-line title and the legend under one panel
     fig = Figure(figsize=(max(7.0, 3.6 * cols + 0.6), 3.0 * rows + 1.4), layout="constrained")
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
-    for ax, g in zip(axes, groups, strict=False):
-        for i, arm in enumerate(g.arms):
-            _draw_arm(ax, arm, f"{rep.compare}={fmt_value(arm.value)}", i, len(g.arms))
-        ax.set_title(g.label, fontsize=9)
+    for ax, (title, arms) in zip(axes, panels, strict=False):
+        for i, (label, shares) in enumerate(arms):
+            _draw_arm(ax, shares, label, i, len(arms))
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("conv layer")
         ax.set_ylim(-0.03, 1.03)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(True, alpha=0.3)
-    for ax in axes[len(groups) :]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     for ax in axes[::cols]:
         ax.set_ylabel("share of a per-channel constant")
-    # the arms of the group with the most, once for the figure
-    widest = max(groups, key=lambda g: len(g.arms))
-    handles, labels = axes[groups.index(widest)].get_legend_handles_labels()
+    # the arms of the panel with the most, once for the figure
+    widest = max(range(len(panels)), key=lambda k: len(panels[k][1]))
+    handles, labels = axes[widest].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle(
         "Share of a per-channel constant, mean(z)² / mean(z²), mean over channels\n"
@@ -100,5 +126,5 @@ def built_bias_figure(path: Path, rep: Report) -> Path | None:
         "dots: seeds; bars: mean and 95% CI",
         fontsize=9,
     )
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata=metadata)
     return path

@@ -80,8 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run.run(Path(args.dir))
             args.command = "report"
         if args.command == "report":
-            text = report.report(Path(args.dir))
-            (Path(args.dir) / report.REPORT).write_text(text)
+            text = report.write(Path(args.dir))  # report.md, and its figure where measured
             verdicts.write(Path(args.dir))  # for the answer page (make answer)
             print(text)
     except ValidationError as e:

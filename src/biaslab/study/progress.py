@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from biaslab.report.load import Run
 from biaslab.study import sequential
 from biaslab.study.launch import Job
 from biaslab.study.plan import Plan
@@ -60,6 +61,8 @@ class CellState:
     pairs: dict[int, float | None] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # failed runs per arm
     runs: dict[str, int] = field(default_factory=dict)  # runs per arm
+    # per arm, the runs the verdict read (failed ones included), in seed order
+    members: dict[str, list[Run]] = field(default_factory=dict)
     discordant: tuple[int, int] = (0, 0)  # pairs where only the first / only the second failed
     failure_evidence: float = 0.0  # log, max over looks: the failure test's anytime p = exp(-it)
     stopped: str = ""  # "" while running, else why it stopped: decided | cap | budget
@@ -102,9 +105,10 @@ def _add_batch(plan: Plan, state: CellState, arm_values: dict[str, str], rec: Re
     for s in _seeds(plan, len(state.diffs) + 1):
         ra, rb = (rec.runs[Key(arm, state.cell, arm_values.get(arm), s)] for arm in plan.arms)
         fa, fb = failed(plan, ra), failed(plan, rb)
-        for arm, f in ((a, fa), (b, fb)):
+        for arm, f, r in ((a, fa, ra), (b, fb, rb)):
             state.failures[arm] = state.failures.get(arm, 0) + int(f)
             state.runs[arm] = state.runs.get(arm, 0) + 1
+            state.members.setdefault(arm, []).append(r)
         da, db = da + int(fa and not fb), db + int(fb and not fa)
         va, vb = value(plan, ra), value(plan, rb)
         usable = not (fa or fb) and va is not None and vb is not None

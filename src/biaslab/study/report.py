@@ -1,13 +1,14 @@
 """``report DIR``: the study's verdicts as markdown, read from its plan, its frozen choice and
 its records: per cell the verdict, the look and n that decided it, the interval, the anytime
-p-value and the failures per arm; runs outside the plan listed as exploratory."""
+p-value and the failures per arm; runs outside the plan listed as exploratory; the end-of-run
+measures of the runs the verdicts read, where they recorded any (:mod:`.measures`)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from biaslab.study import progress, records
+from biaslab.study import measures, progress, records
 from biaslab.study.plan import Plan, read
 from biaslab.study.run import read_choice
 
@@ -121,14 +122,33 @@ def lines(
         ]
     out += ["", f"Exploratory runs (outside the plan; in no verdict): {len(exploratory)}"]
     out += [f"- {r.source}" for r in exploratory[:50]]
-    return out
+    return out + measures.section(plan, state)
 
 
-def report(folder: Path) -> str:
+def _replay(folder: Path) -> tuple[Plan, str, records.Records, progress.Progress | None]:
+    """The plan, its hash, the records, and where the study stands (None before stage 2)."""
     plan, plan_hash = read(folder)
     choice = read_choice(folder, plan_hash)
     rec = records.read(plan, plan_hash, folder)
-    if choice is None:
+    return plan, plan_hash, rec, None if choice is None else progress.replay(plan, rec, choice)
+
+
+def report(folder: Path) -> str:
+    return _text(*_replay(folder))
+
+
+def _text(plan: Plan, plan_hash: str, rec: records.Records, state: progress.Progress | None) -> str:
+    if state is None:
         return f"# Study {plan.name}\n\nStage 1 has not finished: no choice.yaml yet.\n"
-    state = progress.replay(plan, rec, choice)
     return "\n".join(lines(plan, plan_hash, state, rec.exploratory, rec.repeated)) + "\n"
+
+
+def write(folder: Path) -> str:
+    """``folder``/report.md, and built_bias.png where the runs the verdicts read measured it;
+    the report's text."""
+    plan, plan_hash, rec, state = _replay(folder)
+    text = _text(plan, plan_hash, rec, state)
+    (folder / REPORT).write_text(text)
+    if state is not None:
+        measures.figure(plan, state, folder)
+    return text
