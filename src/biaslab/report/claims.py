@@ -28,6 +28,7 @@ BIAS_WIDTH = "Small nets need a bias, large ones don't"
 BIAS_NORM = "A batch norm after a conv makes its bias redundant"
 FIRST = "At the first layer it depends on the input distribution"
 SHIFT = "Under a test-time input shift"
+WHY_REGIME = "Why the data sets disagree: a small training set to interpolation vs a large one"
 _SHIFTS = {
     "shift_brighter": "brightness +0.2",
     "shift_darker": "brightness −0.2",
@@ -71,6 +72,9 @@ CLAIMS: list[Claim] = [
     Claim("images_bias_vs_width", BIAS_NORM, FASHION, {"model.norm": "batch"}),
     Claim("images_first_layer", FIRST, FASHION),
     Claim("images_bias_free", "No additive constant anywhere (a bias-free net)", FASHION),
+    # why the two data sets disagree: the same comparison across a regime or a mechanism
+    Claim("why_regime/mnist1d", WHY_REGIME, MNIST1D, protocol="study, each width's tuned lr"),
+    Claim("why_regime/fashion", WHY_REGIME, FASHION, protocol="study, fixed lr"),
 ] + [
     Claim(f"{report}/{folder}", f"{SHIFT}: {arm}", f"{FASHION}, {shift}")
     for report, arm in _SHIFT_ARMS.items()
