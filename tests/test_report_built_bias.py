@@ -72,3 +72,13 @@ def test_runs_without_the_measurement_get_no_figure(tmp_path):
     report.write_outputs(rep, tmp_path / "out")
     assert "built_bias.png" not in [p.name for p in rep.plots]
     assert not (tmp_path / "out" / "built_bias.png").exists()
+
+
+def test_a_long_cell_label_is_wrapped_so_panel_titles_do_not_overlap():
+    from biaslab.report.built_bias_figure import panel_title
+
+    label = "data.const_channel=false model.padding_mode=circular model.width=32"
+    lines = panel_title(label).splitlines()
+    assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+    assert " ".join(lines) == label  # every key=value kept whole
+    assert panel_title("regime=small size=wide") == "regime=small size=wide"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,12 @@ def built_bias_figure(path: Path, rep: Report) -> Path | None:
     return draw(path, panels)
 
 
+def panel_title(label: str) -> str:
+    """A panel's title in lines of at most 40 characters: a cell of three keys is wider than
+    its panel, and one line would run into its neighbours' titles."""
+    return textwrap.fill(label, 40, break_long_words=False)
+
+
 def draw(path: Path, panels: list[Panel], metadata: dict[str, Any] | None = None) -> Path | None:
     """The figure at ``path`` (``metadata``: the PNG's, as ``Figure.savefig`` takes it), one
     panel per panel that holds a built share; None where none does."""
@@ -107,7 +114,7 @@ def draw(path: Path, panels: list[Panel], metadata: dict[str, Any] | None = None
     for ax, (title, arms) in zip(axes, panels, strict=False):
         for i, (label, shares) in enumerate(arms):
             _draw_arm(ax, shares, label, i, len(arms))
-        ax.set_title(title, fontsize=9)
+        ax.set_title(panel_title(title), fontsize=9)
         ax.set_xlabel("conv layer")
         ax.set_ylim(-0.03, 1.03)
         ax.xaxis.get_major_locator().set_params(integer=True)
