@@ -28,7 +28,9 @@ BIAS_WIDTH = "Small nets need a bias, large ones don't"
 BIAS_NORM = "A batch norm after a conv makes its bias redundant"
 FIRST = "At the first layer it depends on the input distribution"
 SHIFT = "Under a test-time input shift"
-WHY_REGIME = "Why the data sets disagree: a small training set to interpolation vs a large one"
+WHY = "Why the data sets disagree"
+WHY_REGIME = f"{WHY}: a small training set to interpolation vs a large one"
+WHY_CONST = f"{WHY}: a constant input channel to build a bias from"
 _SHIFTS = {
     "shift_brighter": "brightness +0.2",
     "shift_darker": "brightness −0.2",
@@ -75,6 +77,7 @@ CLAIMS: list[Claim] = [
     # why the two data sets disagree: the same comparison across a regime or a mechanism
     Claim("why_regime/mnist1d", WHY_REGIME, MNIST1D, protocol="study, each width's tuned lr"),
     Claim("why_regime/fashion", WHY_REGIME, FASHION, protocol="study, fixed lr"),
+    Claim("why_mechanism/const_channel", WHY_CONST, MNIST1D, protocol="study, fixed lr"),
 ] + [
     Claim(f"{report}/{folder}", f"{SHIFT}: {arm}", f"{FASHION}, {shift}")
     for report, arm in _SHIFT_ARMS.items()
