@@ -31,6 +31,7 @@ SHIFT = "Under a test-time input shift"
 WHY = "Why the data sets disagree"
 WHY_REGIME = f"{WHY}: a small training set to interpolation vs a large one"
 WHY_CONST = f"{WHY}: a constant input channel to build a bias from"
+WHY_BACKGROUND = f"{WHY}: a noise background instead of a constant one"
 _SHIFTS = {
     "shift_brighter": "brightness +0.2",
     "shift_darker": "brightness −0.2",
@@ -78,6 +79,7 @@ CLAIMS: list[Claim] = [
     Claim("why_regime/mnist1d", WHY_REGIME, MNIST1D, protocol="study, each width's tuned lr"),
     Claim("why_regime/fashion", WHY_REGIME, FASHION, protocol="study, fixed lr"),
     Claim("why_mechanism/const_channel", WHY_CONST, MNIST1D, protocol="study, fixed lr"),
+    Claim("why_mechanism/background", WHY_BACKGROUND, FASHION, protocol="study, fixed lr"),
 ] + [
     Claim(f"{report}/{folder}", f"{SHIFT}: {arm}", f"{FASHION}, {shift}")
     for report, arm in _SHIFT_ARMS.items()
