@@ -32,6 +32,7 @@ WHY = "Why the data sets disagree"
 WHY_REGIME = f"{WHY}: a small training set to interpolation vs a large one"
 WHY_CONST = f"{WHY}: a constant input channel to build a bias from"
 WHY_BACKGROUND = f"{WHY}: a noise background instead of a constant one"
+WHY_PADDING = f"{WHY}: zero against circular padding in a bias-free net"
 _SHIFTS = {
     "shift_brighter": "brightness +0.2",
     "shift_darker": "brightness −0.2",
@@ -80,6 +81,7 @@ CLAIMS: list[Claim] = [
     Claim("why_regime/fashion", WHY_REGIME, FASHION, protocol="study, fixed lr"),
     Claim("why_mechanism/const_channel", WHY_CONST, MNIST1D, protocol="study, fixed lr"),
     Claim("why_mechanism/background", WHY_BACKGROUND, FASHION, protocol="study, fixed lr"),
+    Claim("why_mechanism/padding", WHY_PADDING, MNIST1D, protocol="study, each width's tuned lr"),
 ] + [
     Claim(f"{report}/{folder}", f"{SHIFT}: {arm}", f"{FASHION}, {shift}")
     for report, arm in _SHIFT_ARMS.items()
