@@ -22,13 +22,30 @@ RESULTS = ROOT / "results"
 STUDY = "bias_vs_norm_study"
 
 
-@pytest.mark.parametrize("study", [STUDY, "forget_bias_t100_study", "first_layer_study"])
+PUBLISHED = [
+    STUDY,
+    "forget_bias_t100_study",
+    "first_layer_study",
+    "why_regime/mnist1d",
+    "why_regime/fashion",
+    "why_mechanism/const_channel",
+    "why_mechanism/background",
+    "why_mechanism/padding",
+]
+
+
+@pytest.mark.parametrize("study", PUBLISHED)
 def test_study_report_writes_the_committed_verdicts_json(tmp_path, study):
     folder = tmp_path / study
     shutil.copytree(RESULTS / study, folder)
     (folder / "verdicts.json").unlink()
+    (folder / "built_bias.png").unlink(missing_ok=True)  # drawn again from the runs
     assert study_main(["report", str(folder)]) == 0
     assert (folder / "report.md").read_text() == (RESULTS / study / "report.md").read_text()
+    if (RESULTS / study / "built_bias.png").exists():
+        assert (folder / "built_bias.png").read_bytes() == (
+            RESULTS / study / "built_bias.png"
+        ).read_bytes()
     fresh = json.loads((folder / "verdicts.json").read_text())
     committed = json.loads((RESULTS / study / "verdicts.json").read_text())
     assert committed["command"] == f"python -m biaslab.study report results/{study}"
