@@ -31,6 +31,9 @@ PUBLISHED = [
     "why_mechanism/const_channel",
     "why_mechanism/background",
     "why_mechanism/padding",
+    "why_mechanism/bias_block_0",
+    "why_mechanism/bias_block_1",
+    "why_mechanism/bias_block_2",
 ]
 
 

@@ -45,48 +45,66 @@ _SHIFT_ARMS = {
     "images_bias_free": "bias-free net",
 }
 
-CLAIMS: list[Claim] = [
-    Claim("bias_vs_width", BIAS_WIDTH, MNIST1D),
-    Claim("bias_vs_depth", "A deeper net needs the bias less", MNIST1D),
-    Claim("bias_vs_norm_study", BIAS_NORM, MNIST1D, {"model.norm": "batch"}, "study"),
-    Claim(
-        "bias_vs_norm_study", "(control) without a norm", MNIST1D, {"model.norm": "none"}, "study"
-    ),
-    # scale 1 is re-decided by first_layer_study; the other scales stay with the tuned sweep
-    Claim("first_layer", FIRST, MNIST1D, {"data.scale": "0.1"}),
-    Claim("first_layer", FIRST, MNIST1D, {"data.scale": "10"}),
-    Claim("first_layer_study", f"{FIRST} (scale 1)", MNIST1D, protocol="study"),
-    Claim(
-        "overparam",
-        "With spare parameters and regularization the difference is hard to see",
-        MNIST1D,
-        protocol="fixed lr (each width's tuned lr)",
-    ),
-    Claim("forget_bias", "An LSTM forget-gate bias of 1–2 rescues long dependencies", ADDING),
-    # Its own row, not a `where` on forget_bias: that report's T=100 group holds four arms
-    # against null and the study re-decides one of them, which `where` (groups only) cannot
-    # take out; both count, on disjoint seeds.
-    Claim(
-        "forget_bias_t100_study",
-        "forget bias 1 vs PyTorch's init at T=100, study",
-        ADDING,
-        protocol="study, fixed lr",
-    ),
-    Claim("images_bias_vs_width", f"{BIAS_WIDTH} (no norm)", FASHION, {"model.norm": "none"}),
-    Claim("images_bias_vs_width", BIAS_NORM, FASHION, {"model.norm": "batch"}),
-    Claim("images_first_layer", FIRST, FASHION),
-    Claim("images_bias_free", "No additive constant anywhere (a bias-free net)", FASHION),
-    # why the two data sets disagree: the same comparison across a regime or a mechanism
-    Claim("why_regime/mnist1d", WHY_REGIME, MNIST1D, protocol="study, each width's tuned lr"),
-    Claim("why_regime/fashion", WHY_REGIME, FASHION, protocol="study, fixed lr"),
-    Claim("why_mechanism/const_channel", WHY_CONST, MNIST1D, protocol="study, fixed lr"),
-    Claim("why_mechanism/background", WHY_BACKGROUND, FASHION, protocol="study, fixed lr"),
-    Claim("why_mechanism/padding", WHY_PADDING, MNIST1D, protocol="study, each width's tuned lr"),
-] + [
-    Claim(f"{report}/{folder}", f"{SHIFT}: {arm}", f"{FASHION}, {shift}")
-    for report, arm in _SHIFT_ARMS.items()
-    for folder, shift in _SHIFTS.items()
-]
+CLAIMS: list[Claim] = (
+    [
+        Claim("bias_vs_width", BIAS_WIDTH, MNIST1D),
+        Claim("bias_vs_depth", "A deeper net needs the bias less", MNIST1D),
+        Claim("bias_vs_norm_study", BIAS_NORM, MNIST1D, {"model.norm": "batch"}, "study"),
+        Claim(
+            "bias_vs_norm_study",
+            "(control) without a norm",
+            MNIST1D,
+            {"model.norm": "none"},
+            "study",
+        ),
+        # scale 1 is re-decided by first_layer_study; the other scales stay with the tuned sweep
+        Claim("first_layer", FIRST, MNIST1D, {"data.scale": "0.1"}),
+        Claim("first_layer", FIRST, MNIST1D, {"data.scale": "10"}),
+        Claim("first_layer_study", f"{FIRST} (scale 1)", MNIST1D, protocol="study"),
+        Claim(
+            "overparam",
+            "With spare parameters and regularization the difference is hard to see",
+            MNIST1D,
+            protocol="fixed lr (each width's tuned lr)",
+        ),
+        Claim("forget_bias", "An LSTM forget-gate bias of 1–2 rescues long dependencies", ADDING),
+        # Its own row, not a `where` on forget_bias: that report's T=100 group holds four arms
+        # against null and the study re-decides one of them, which `where` (groups only) cannot
+        # take out; both count, on disjoint seeds.
+        Claim(
+            "forget_bias_t100_study",
+            "forget bias 1 vs PyTorch's init at T=100, study",
+            ADDING,
+            protocol="study, fixed lr",
+        ),
+        Claim("images_bias_vs_width", f"{BIAS_WIDTH} (no norm)", FASHION, {"model.norm": "none"}),
+        Claim("images_bias_vs_width", BIAS_NORM, FASHION, {"model.norm": "batch"}),
+        Claim("images_first_layer", FIRST, FASHION),
+        Claim("images_bias_free", "No additive constant anywhere (a bias-free net)", FASHION),
+        # why the two data sets disagree: the same comparison across a regime or a mechanism
+        Claim("why_regime/mnist1d", WHY_REGIME, MNIST1D, protocol="study, each width's tuned lr"),
+        Claim("why_regime/fashion", WHY_REGIME, FASHION, protocol="study, fixed lr"),
+        Claim("why_mechanism/const_channel", WHY_CONST, MNIST1D, protocol="study, fixed lr"),
+        Claim("why_mechanism/background", WHY_BACKGROUND, FASHION, protocol="study, fixed lr"),
+        Claim(
+            "why_mechanism/padding", WHY_PADDING, MNIST1D, protocol="study, each width's tuned lr"
+        ),
+    ]
+    + [
+        Claim(
+            f"why_mechanism/bias_block_{i}",
+            f"{WHY}: a bias in the {where} block only",
+            MNIST1D,
+            protocol="study, tuned lr",
+        )
+        for i, where in enumerate(("first", "middle", "last"))
+    ]
+    + [
+        Claim(f"{report}/{folder}", f"{SHIFT}: {arm}", f"{FASHION}, {shift}")
+        for report, arm in _SHIFT_ARMS.items()
+        for folder, shift in _SHIFTS.items()
+    ]
+)
 
 _FIXED = "superseded: the fixed-lr protocol, before the tuned one"
 _PAIRED = "superseded: a fixed-lr rerun with both arms from the same initial weights"
