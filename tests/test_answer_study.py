@@ -26,6 +26,7 @@ PUBLISHED = [
     STUDY,
     "forget_bias_t100_study",
     "first_layer_study",
+    "bias_vs_width_study",
     "why_regime/mnist1d",
     "why_regime/fashion",
     "why_mechanism/const_channel",

@@ -47,7 +47,9 @@ _SHIFT_ARMS = {
 
 CLAIMS: list[Claim] = (
     [
-        Claim("bias_vs_width", BIAS_WIDTH, MNIST1D),
+        # widths 2-128 are re-decided by bias_vs_width_study; 256 stays with the tuned sweep
+        Claim("bias_vs_width", BIAS_WIDTH, MNIST1D, {"model.width": "256"}),
+        Claim("bias_vs_width_study", BIAS_WIDTH, MNIST1D, protocol="study"),
         Claim("bias_vs_depth", "A deeper net needs the bias less", MNIST1D),
         Claim("bias_vs_norm_study", BIAS_NORM, MNIST1D, {"model.norm": "batch"}, "study"),
         Claim(
