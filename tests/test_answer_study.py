@@ -140,3 +140,12 @@ def test_a_log_scale_study_reads_as_ratios_on_the_page():
     # the exploratory report stays primary for its own cells: the study re-decides one arm at
     # one length, on other seeds, and is counted beside it
     assert any(w.claim.report == "forget_bias" for w in ans.family)
+
+
+def test_a_claim_narrowed_to_one_group_names_its_row_by_that_group():
+    # bias_vs_width's width 256 is its own row beside the study of widths 2-128: a row that
+    # read "true" would not say which width it is
+    ans = answer_mod.answer(RESULTS)
+    i = next(i for i, c in enumerate(CLAIMS) if c.report == "bias_vs_width")
+    (row,) = ans.verdicts[i]
+    assert row_labels([row], ans.reports["bias_vs_width"]["group_keys"]) == ["width=256"]

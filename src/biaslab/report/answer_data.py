@@ -66,7 +66,8 @@ def headline(cmp: dict) -> tuple[str, float | None]:
 def row_labels(rows: list[Verdict], group_keys: list[str]) -> list[str]:
     """Each verdict's name within its claim: its group by the keys that tell the rows apart
     (those that vary, less any the others determine, as overparam's lr set per width), and
-    its arm where the claim has several."""
+    its arm where the claim has several. A lone row is named by its whole group, or by its arm
+    where it has none."""
 
     def distinct(ks: list[str]) -> int:
         return len({(v.cmp["value"], *(v.cmp["group"].get(k) for k in ks)) for v in rows})
@@ -75,6 +76,8 @@ def row_labels(rows: list[Verdict], group_keys: list[str]) -> list[str]:
     for k in list(keys):
         if distinct([x for x in keys if x != k]) == distinct(keys):
             keys.remove(k)
+    if not keys and len(rows) == 1:  # one row (a claim narrowed to one group): its group
+        keys = [k for k in group_keys if k in rows[0].cmp["group"]]
     arms = len({v.cmp["value"] for v in rows})
     out = []
     for v in rows:
