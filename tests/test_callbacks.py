@@ -56,3 +56,30 @@ def test_the_lr_monitor_option_composes_into_a_callback(make_cfg):
     (cb,) = configured_callbacks(cfg)
     assert isinstance(cb, LearningRateMonitor) and cb.logging_interval == "step"
     assert configured_callbacks(make_cfg()) == []
+
+
+@pytest.mark.parametrize("name", ["lr_monitor", "shift_eval", "built_bias", "train_eval"])
+def test_every_option_builds_alone_and_beside_another(make_cfg, name):
+    """``callbacks=NAME`` and ``+callbacks@callbacks.NAME=NAME`` (next to a preset's own) give
+    the same entry; the second form once nested it one level deeper, where it was skipped."""
+    from biaslab.run.job import configured_callbacks
+
+    alone = make_cfg(f"callbacks={name}").callbacks
+    beside = make_cfg("callbacks=default", f"+callbacks@callbacks.{name}={name}").callbacks
+    assert list(alone) == list(beside) == [name]
+    assert alone[name] == beside[name] and "_target_" in alone[name]
+    assert len(configured_callbacks(make_cfg(f"+callbacks@callbacks.{name}={name}"))) == 1
+
+
+def test_an_entry_that_builds_nothing_is_refused(make_cfg):
+    from biaslab.config import ConfigError, validate
+
+    nested = make_cfg("+callbacks.monitor.inner._target_=lightning.pytorch.callbacks.Timer")
+    refused = r"^callbacks.monitor=\{'inner'.* a callback with a _target_"
+    with pytest.raises(ConfigError, match=refused):
+        validate(nested)
+    typo = make_cfg("+callbacks.timer._target_=lightning.pytorch.callbacks.Timr")
+    refused = r"^callbacks.timer._target_=.*Timr .* an importable class"
+    with pytest.raises(ConfigError, match=refused):
+        validate(typo)
+    validate(make_cfg("+callbacks.timer._target_=lightning.pytorch.callbacks.Timer"))

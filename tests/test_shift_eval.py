@@ -138,7 +138,7 @@ def test_seed_parallel_members_each_get_their_own_shift_metrics(tmp_path, images
 
 def test_the_hydra_config_instantiates_the_callback():
     node = OmegaConf.load(CONF / "callbacks" / "shift_eval.yaml")
-    callback = instantiate(node.shift_eval)
+    callback = instantiate(node)
     assert isinstance(callback, ShiftEval)
     assert callback.shifts == {
         "brighter": (0.2, 1.0),

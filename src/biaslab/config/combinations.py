@@ -11,7 +11,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab.config.cnn import bias_block_fits, cnn_fits_input
-from biaslab.config.measures import measures_fit
+from biaslab.config.measures import callbacks_build, measures_fit
 from biaslab.config.optimization import (
     fused_step_can_clip,
     nesterov_needs_momentum,
@@ -246,5 +246,6 @@ COMBINATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _training_ends,
     _seeds_fit,
     _resume_or_overwrite,
+    callbacks_build,
     measures_fit,
 )

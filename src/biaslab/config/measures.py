@@ -1,8 +1,10 @@
-"""The end-of-run measurements of conf/callbacks/ against what they measure: the built bias
-needs conv layers, the whole-training-set evaluation a task scored on every example."""
+"""The ``callbacks`` entries (conf/callbacks/): each one must build a callback, and the end-of-run
+measurements must fit what they measure: the built bias needs conv layers, the
+whole-training-set evaluation a task scored on every example."""
 
 from __future__ import annotations
 
+from hydra.utils import get_object
 from omegaconf import DictConfig
 
 from biaslab.config.rules import ConfigError, choice
@@ -21,6 +23,27 @@ def _entries(cfg: DictConfig, target: str) -> list[str]:
         for name, c in node.items()
         if isinstance(c, DictConfig) and c.get("_target_") == target
     ]
+
+
+def callbacks_build(cfg: DictConfig) -> None:
+    """An entry without ``_target_`` (e.g. an option added one level too deep) would be skipped
+    and the run would go on without the callback it asked for."""
+    node = cfg.get("callbacks") or {}
+    for name, c in node.items():
+        if c is None:
+            continue
+        if not isinstance(c, DictConfig) or "_target_" not in c:
+            raise ConfigError(
+                f"callbacks.{name}",
+                c,
+                f"a callback with a _target_ (an option of conf/callbacks/: callbacks={name}, or "
+                f"beside a preset's own: +callbacks@callbacks.{name}={name})",
+            )
+        try:
+            get_object(c._target_)
+        except Exception:
+            key = f"callbacks.{name}._target_"
+            raise ConfigError(key, c._target_, "an importable class") from None
 
 
 def measures_fit(cfg: DictConfig) -> None:
