@@ -273,6 +273,68 @@ def test_provenance_names_the_sweep_command_and_versions(tmp_path):
     assert "- Runs launched by: `python train.py -m +experiment=first_layer seed=0,1`" in md
 
 
+def _cnn(bias: bool, **added) -> dict:
+    model = {"_target_": "biaslab.models.cnn.CNN", "width": 25, "depth": 3, "bias": bias}
+    return {"model": {**model, "kernel_size": [5, 3, 3], **added}}
+
+
+def test_records_from_before_a_key_existed_pool_with_those_at_its_old_value(tmp_path):
+    # seeds 0-2 recorded before model.padding_mode existed (they ran with zero padding)
+    for s in range(6):
+        for bias in (False, True):
+            added = {"padding_mode": "zeros"} if s >= 3 else {}
+            acc = 0.70 + 0.03 * bias + NOISE[s]
+            write_run(
+                tmp_path, f"s{s}_{bias}", seed=s, bias=bias, acc=acc, extra=_cnn(bias, **added)
+            )
+    rep = build(tmp_path)
+    assert rep.group_keys == []
+    assert rep.groups[0].comparisons[0].n_pairs == 6
+
+
+def test_a_sweep_of_an_added_key_groups_older_records_at_its_old_value(tmp_path):
+    modes = {0: {}, 1: {"padding_mode": "zeros"}, 2: {"padding_mode": "circular"}}
+    for s in range(9):
+        for bias in (False, True):
+            added, acc = modes[s % 3], 0.70 + 0.03 * bias + NOISE[s]
+            write_run(
+                tmp_path, f"s{s}_{bias}", seed=s, bias=bias, acc=acc, extra=_cnn(bias, **added)
+            )
+    rep = build(tmp_path)
+    assert rep.group_keys == ["model.padding_mode"]
+    pairs = {g.key: g.comparisons[0].n_pairs for g in rep.groups}
+    assert pairs == {
+        (("model.padding_mode", "circular"),): 3,
+        (("model.padding_mode", "zeros"),): 6,
+    }
+
+
+def test_an_added_key_is_not_filled_in_for_another_model(tmp_path):
+    mlp = {"_target_": "biaslab.models.mlp.MLP", "width": 25, "depth": 3}
+    for s in range(3):
+        for bias in (False, True):
+            write_run(
+                tmp_path,
+                f"c{s}_{bias}",
+                seed=s,
+                bias=bias,
+                acc=0.7 + NOISE[s],
+                extra=_cnn(bias, padding_mode="zeros"),
+            )
+            write_run(
+                tmp_path,
+                f"m{s}_{bias}",
+                seed=s,
+                bias=bias,
+                acc=0.6 + NOISE[s],
+                extra={"model": {**mlp, "bias": bias}},
+            )
+    rep = build(tmp_path)
+    assert "model.padding_mode" in rep.swept  # the MLP has none: not "zeros"
+    mlp_group = [g for g in rep.groups if ("model._target_", mlp["_target_"]) in g.key]
+    assert ("model.padding_mode", None) in mlp_group[0].key
+
+
 def test_bookkeeping_keys_do_not_split_groups(tmp_path):
     for s in range(3):
         for bias in (False, True):

@@ -4,10 +4,11 @@ correction and every verdict."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from biaslab.records.added import complete
 from biaslab.records.results import UNSEALED
 from biaslab.report import interaction, learned, same_value
 from biaslab.report.analysis import Group, analyze, choose_baseline, swept_keys, why_unusable
@@ -79,9 +80,19 @@ class ReportOptions:
     interaction_key: str | None = None
 
 
+def _with_added_keys(runs: Sequence[Run]) -> list[Run]:
+    """A record made before a config key existed ran at the key's old value: read it so, or
+    older and newer records of one experiment would split into groups on that key."""
+    configs = complete([r.config for r in runs])
+    return [
+        r if c is r.config else replace(r, config=c) for r, c in zip(runs, configs, strict=True)
+    ]
+
+
 def build_report(runs: Sequence[Run], opts: ReportOptions = ReportOptions()) -> Report:
     """The report of ``runs``: which count, their groups, the family's tests and verdicts."""
     compare, metric, select_key = opts.compare, opts.metric, opts.select_key
+    runs = _with_added_keys(runs)
     # runs whose config is not read (unreadable, modified) cannot show a key is wrong
     if any(r.config for r in runs) and not any(compare in r.config for r in runs):
         raise ValueError(f"no run has the config key {compare!r} (try --compare model.bias)")

@@ -13,6 +13,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab.records import moved
+from biaslab.records.added import ADDED_AT
 
 KEY = "fingerprint"  # in results.json (the digest) and in a checkpoint (digest and values)
 # Keys that cannot change the run: how it is resumed or checkpointed, where its files go,
@@ -38,18 +39,6 @@ UNRELATED = (
 # metrics, tests/test_steps_per_call.py): left out where a finished run is compared with a
 # config, kept where a checkpoint is to be continued (the trainer's loop state differs).
 HOW_COMPUTED = ("train.steps_per_call",)
-
-# Keys added after runs were recorded, at the value that runs as those runs ran: left out there,
-# so that a run made before the key existed still matches its config (and resumes).
-ADDED_AT = {
-    "train.steps_per_call": 1,
-    "data.const_channel": False,  # MNIST-1D
-    "data.train_samples": None,  # the image datasets
-    "data.background": "none",  # Fashion-MNIST
-    "data.background_std": 0.77,
-    "model.padding_mode": "zeros",  # CNN
-    "model.bias_block": None,
-}
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
