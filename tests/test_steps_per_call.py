@@ -297,7 +297,7 @@ def test_a_run_recorded_before_the_key_still_matches_and_a_checkpoint_keeps_its_
     """One step per call runs as every run did before the key existed, so an older run's
     record or checkpoint still matches. A finished run is the same whatever K computed it, so
     a rerun with resume=true leaves it; a checkpoint of one K is refused to another, whose
-    trainer counts its loop differently."""
+    trainer counts its loop differently, and auto continues it at its own K."""
     cfg = make_cfg("train.steps_per_call=1")
     older = OmegaConf.to_container(cfg, resolve=True)
     del older["train"]["steps_per_call"]
@@ -326,9 +326,18 @@ def test_a_run_recorded_before_the_key_still_matches_and_a_checkpoint_keeps_its_
     with pytest.raises(RuntimeError):
         train(make_cfg(*cut, output_dir=tmp_path / "cut"), callbacks=[Crash()])
     with pytest.raises(ConfigError) as e:
-        train(make_cfg(*cut[:-1], "resume=true", output_dir=tmp_path / "cut"))
+        train(
+            make_cfg(
+                *cut[:-1], "resume=true", "train.steps_per_call=5", output_dir=tmp_path / "cut"
+            )
+        )
     assert str(e.value).startswith("resume=true is not allowed"), str(e.value)
     assert "train.steps_per_call" in str(e.value)
+    # auto (the default) continues the checkpoint at its own K, to the uninterrupted metrics
+    whole = train(make_cfg(*cut, output_dir=tmp_path / "whole"))
+    resumed = train(make_cfg(*cut[:-1], "resume=true", output_dir=tmp_path / "cut"))
+    assert resumed["status"] == "completed" and resumed["metrics"] == whole["metrics"]
+    assert read_results(tmp_path / "cut")["config"]["train"]["steps_per_call"] == 1
 
 
 def test_the_step_translating_logger_is_the_wrapped_logger_otherwise():

@@ -23,10 +23,11 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.config import ConfigError, config_error
 from biaslab.config.optimization import resolve_steps_per_call
+from biaslab.records.added import ADDED_AT
 from biaslab.records.results import FILENAME, MODIFIED, integrity
 from biaslab.resume import fingerprint
 from biaslab.seed_parallel import parallel_seeds
@@ -158,11 +159,27 @@ def check(
     return None
 
 
+def resolve_k(cfg: DictConfig) -> None:
+    """``train.steps_per_call=auto`` as :func:`resolve_steps_per_call` does, except where
+    ``resume=true`` continues a checkpoint: there at the K it was saved with (1 for one saved
+    before the key existed), since a trainer of another K counts the saved loop differently.
+    An explicit K stays as typed: one that differs from the checkpoint's is refused."""
+    key = "train.steps_per_call"
+    auto = OmegaConf.select(cfg, key, throw_on_resolution_failure=False) == "auto"
+    ckpt = Path(cfg.paths.output_dir) / CHECKPOINT
+    if auto and cfg.get("resume") and not cfg.get("overwrite") and ckpt.exists():
+        saved = fingerprint.in_checkpoint(ckpt)
+        if saved is not None:
+            with open_dict(cfg):
+                OmegaConf.update(cfg, key, saved["values"].get(key, ADDED_AT[key]))
+    resolve_steps_per_call(cfg)
+
+
 def check_job(cfg: DictConfig) -> list[dict[str, Any]] | None:
     """:func:`check` for a job's config as :func:`biaslab.run.train.train` sees it: the folder's
     run recorded the ``train.steps_per_call`` it ran, and a packed job's seeds each have a
     record of their own. For the launch, before Hydra writes into the folder."""
-    resolve_steps_per_call(cfg)
+    resolve_k(cfg)
     # the run validates its config itself: here only where the folder holds records
     return check(cfg, plan_members(cfg, parallel_seeds(cfg), []), lambda: config_error(cfg))
 

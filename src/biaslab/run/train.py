@@ -25,7 +25,7 @@ from biaslab.records.atomic import DiskFull, full_disk_error
 from biaslab.records.results import FILENAME
 from biaslab.resume import rundir, signals
 from biaslab.resume.signals import Interrupted, StopOnSignal
-from biaslab.run import distributed, steps_per_call, tracking
+from biaslab.run import distributed, tracking
 from biaslab.run.job import build_task, build_trainer, make_loggers
 from biaslab.run.outcome import Outcome, outcome
 from biaslab.run.record import RunRecord, close_and_write, git_commit, job_overrides, versions
@@ -102,7 +102,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Outcome:
     each member's seed, status, metrics, results path and run.
     """
     quiet_lightning()
-    steps_per_call.resolve(cfg)  # train.steps_per_call=auto: what runs, in the record too
+    rundir.resolve_k(cfg)  # train.steps_per_call=auto: what runs, in the record too
     invalid = config_error(cfg)  # the one check of the config: acted on below
     k = parallel_seeds(cfg)
     members = plan_members(cfg, k, job_overrides())
