@@ -169,3 +169,28 @@ def test_interactions_shown_per_claim_and_kept_out_of_the_family():
     depth = next(i for i, c in enumerate(CLAIMS) if c.report == "bias_vs_depth")
     assert gains_of(CLAIMS[depth], ans.reports["bias_vs_depth"])  # published
     assert len(ans.family) == sum(v.p is not None for vs in ans.verdicts.values() for v in vs)
+
+
+def test_nothing_on_the_answer_figure_runs_off_its_edge():
+    """Every title, label and verdict word lies inside the figure (a long title in the last
+    column once ran off the right edge, cut mid-word)."""
+    from matplotlib.text import Text
+
+    from biaslab.report.answer_plot import draw
+
+    fig = draw(answer_mod.answer(RESULTS))
+    fig.canvas.draw()
+    renderer, page = fig.canvas.get_renderer(), fig.bbox
+    cut = [
+        t.get_text()
+        for t in fig.findobj(Text)
+        if t.get_visible()
+        and t.get_text().strip()
+        and not (
+            page.x0 - 1 <= (box := t.get_window_extent(renderer)).x0
+            and box.x1 <= page.x1 + 1
+            and page.y0 - 1 <= box.y0
+            and box.y1 <= page.y1 + 1
+        )
+    ]
+    assert cut == []

@@ -25,6 +25,7 @@ STUDY = "bias_vs_norm_study"
 PUBLISHED = [
     STUDY,
     "forget_bias_t100_study",
+    "forget_bias_t200_study",
     "first_layer_study",
     "bias_vs_width_study",
     "why_regime/mnist1d",

@@ -7,12 +7,17 @@ from __future__ import annotations
 import math
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from biaslab.report.answer_data import Answer, Verdict, row_labels
 from biaslab.report.claims import CLAIMS
 
 COLORS = {"helps": "tab:green", "hurts": "tab:red", "equivalent": "tab:blue"}
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 COLUMNS = 3
+DPI = 110
 
 
 def _word(v: Verdict) -> str:
@@ -23,7 +28,7 @@ def _word(v: Verdict) -> str:
     return word
 
 
-def _panel(ax, vs: list[Verdict], data: dict, title: str) -> None:
+def _panel(ax, vs: list[Verdict], data: dict, title: str, wrap: int = 48) -> None:
     s = data["scale"]
     rows = [v for v in vs if v.cmp["twin_of"] is None and not v.cmp["identical"]]
     n = len(rows)
@@ -56,11 +61,18 @@ def _panel(ax, vs: list[Verdict], data: dict, title: str) -> None:
         ax.xaxis.set_major_formatter(lambda x, _: f"×{math.exp(x):.2g}")
         ax.set_xlabel(f"{data['compare'].split('.')[-1]} / {data['baseline']} ({unit} ratio, "
                       "log axis)", fontsize=6.5)  # fmt: skip
-    ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=7.5, loc="left")
+    # wrap=True: a title still too wide wraps again at the figure edge instead of running off it
+    ax.set_title("\n".join(textwrap.wrap(title, wrap)), fontsize=7.5, loc="left", wrap=True)
     ax.grid(True, axis="x", alpha=0.3)
 
 
 def answer_figure(ans: Answer, path: Path) -> Path:
+    draw(ans).savefig(path, dpi=DPI, metadata={"Software": None})
+    return path
+
+
+def draw(ans: Answer) -> Figure:
+    """One panel per claim, COLUMNS to a row, and the legend above them."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -79,7 +91,9 @@ def answer_figure(ans: Answer, path: Path) -> Path:
         ax = fig.add_subplot(grid[i // COLUMNS, i % COLUMNS])
         data = ans.reports[claim.report]
         study = f" [study: {data['interval']}]" if data.get("interval") else ""
-        _panel(ax, ans.verdicts[i], data, f"{claim.claim} — {claim.data}{study}")
+        # the last column's titles end at the figure's edge, not at a neighbour's labels
+        wrap = 36 if i % COLUMNS == COLUMNS - 1 else 48
+        _panel(ax, ans.verdicts[i], data, f"{claim.claim} — {claim.data}{study}", wrap)
     handles = [
         Line2D([], [], color="0.3", linewidth=1.2, marker="o", markersize=3.5,
                label="mean paired difference, 95 % CI"),
@@ -91,5 +105,4 @@ def answer_figure(ans: Answer, path: Path) -> Path:
         Line2D([], [], linestyle="", label="† decisive in its report, not after global Holm"),
     ]  # fmt: skip
     fig.legend(handles=handles, loc="outside upper center", ncol=3, fontsize=7.5)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    return path
+    return fig

@@ -79,6 +79,12 @@ CLAIMS: list[Claim] = (
             ADDING,
             protocol="study, fixed lr",
         ),
+        Claim(
+            "forget_bias_t200_study",
+            "forget bias 1 vs PyTorch's init at T=200, study",
+            ADDING,
+            protocol="study, fixed lr",
+        ),
         Claim("images_bias_vs_width", f"{BIAS_WIDTH} (no norm)", FASHION, {"model.norm": "none"}),
         Claim("images_bias_vs_width", BIAS_NORM, FASHION, {"model.norm": "batch"}),
         Claim("images_first_layer", FIRST, FASHION),
