@@ -127,7 +127,14 @@ class ImageDataModule(TensorDataModule):
         if x.is_cuda:  # converted while still uint8; the float ops below keep the layout
             x = x.contiguous(memory_format=torch.channels_last)
         m, o = self._scale(x.device)
-        return torch.addcmul(o, x.float(), m)
+        return self._as_model_input(torch.addcmul(o, x.float(), m))
+
+    def _as_model_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Lightning converts a float batch to the precision's input type before transfer
+        (float64 under ``64-true``, half under ``16-true``/``bf16-true``; mixed precision keeps
+        float32); a uint8 batch passes unconverted, so its float inputs are converted here."""
+        trainer = self.trainer
+        return trainer.precision_plugin.convert_input(x) if trainer is not None else x
 
     def shifted_inputs(self, x: torch.Tensor, offset: float = 0.0, scale: float = 1.0):
         """Model inputs of a uint8 batch whose pixels p (in [0, 1]) became ``scale * p + offset``
@@ -137,7 +144,7 @@ class ImageDataModule(TensorDataModule):
             x = x.contiguous(memory_format=torch.channels_last)
         m, o = self._scale(x.device)
         # (x/255*scale + offset - mean)/std + shift = x*(m*scale) + (o + offset*255*m)
-        return torch.addcmul(o + offset * 255 * m, x.float(), m * scale)
+        return self._as_model_input(torch.addcmul(o + offset * 255 * m, x.float(), m * scale))
 
     def training_inputs(self, batch, step: int):
         """A uint8 training batch as the model's input at optimizer step ``step``, augmented
