@@ -313,22 +313,9 @@ def test_an_added_key_is_not_filled_in_for_another_model(tmp_path):
     mlp = {"_target_": "biaslab.models.mlp.MLP", "width": 25, "depth": 3}
     for s in range(3):
         for bias in (False, True):
-            write_run(
-                tmp_path,
-                f"c{s}_{bias}",
-                seed=s,
-                bias=bias,
-                acc=0.7 + NOISE[s],
-                extra=_cnn(bias, padding_mode="zeros"),
-            )
-            write_run(
-                tmp_path,
-                f"m{s}_{bias}",
-                seed=s,
-                bias=bias,
-                acc=0.6 + NOISE[s],
-                extra={"model": {**mlp, "bias": bias}},
-            )
+            cnn, other = _cnn(bias, padding_mode="zeros"), {"model": {**mlp, "bias": bias}}
+            for name, acc, extra in ((f"c{s}_{bias}", 0.7, cnn), (f"m{s}_{bias}", 0.6, other)):
+                write_run(tmp_path, name, seed=s, bias=bias, acc=acc + NOISE[s], extra=extra)
     rep = build(tmp_path)
     assert "model.padding_mode" in rep.swept  # the MLP has none: not "zeros"
     mlp_group = [g for g in rep.groups if ("model._target_", mlp["_target_"]) in g.key]

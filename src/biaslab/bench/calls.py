@@ -12,16 +12,15 @@ and the median. The runs train the same batches to the same weights
 
 from __future__ import annotations
 
-import os
-import statistics
 from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from biaslab.bench.cases import Case
-from biaslab.bench.clock import Windows
+from biaslab.bench.clock import Windows, take_turns
 from biaslab.bench.raw import raw_device
+from biaslab.bench.report import CASE, console, spread, table
 from biaslab.bench.throughput import NO_VALIDATION, Plan, case_cfg, run_project, window_steps
 from biaslab.run.steps_per_call import KEY
 
@@ -36,23 +35,15 @@ def bench_calls(case: Case, k: int, conf_dir: Path, work: Path, base: list[str],
     warmup, window = window_steps(cfg, data, device, plan)  # whole calls of k steps
     with open_dict(cfg):
         cfg.trainer.max_steps = warmup + plan.windows_per_round * window
-    arms = (1, k)
-    rates: dict[int, list[float]] = {a: [] for a in arms}
-    samples = dict.fromkeys(arms, 0)  # trained by each arm over all rounds: the same
-    paired, load = [], [os.getloadavg()[0]]
+
+    def run(arm: int, r: int, w: Windows) -> None:
+        with open_dict(cfg):  # a run of its own, in its own folder
+            cfg.train.steps_per_call = arm
+            cfg.paths.output_dir = str(folder / f"k{arm}-round-{r}")
+        run_project(cfg, w)
+
     n = plan.windows_per_round
-    for r in range(plan.rounds):
-        for arm in arms:
-            with open_dict(cfg):  # a run of its own, in its own folder
-                cfg.train.steps_per_call = arm
-                cfg.paths.output_dir = str(folder / f"k{arm}-round-{r}")
-            w = Windows(warmup, window, n, device)
-            run_project(cfg, w)
-            rates[arm] += w.rates()
-            samples[arm] += w.samples
-        paired.append(statistics.median(rates[k][-n:]) / statistics.median(rates[1][-n:]))
-        load.append(os.getloadavg()[0])
-    med = {arm: statistics.median(v) for arm, v in rates.items()}
+    turns = take_turns((1, k), run, plan.rounds, lambda: Windows(warmup, window, n, device))
     return {
         "case": case.name,
         "bias": case.bias,
@@ -62,36 +53,24 @@ def bench_calls(case: Case, k: int, conf_dir: Path, work: Path, base: list[str],
         "warmup_steps": warmup,
         "window_steps": window,
         "overrides": case.overrides,
-        "one": {"samples_per_s": med[1], "windows": rates[1], "samples": samples[1]},
-        "k_steps": {"samples_per_s": med[k], "windows": rates[k], "samples": samples[k]},
-        "ratio": med[k] / med[1],
-        "ratio_per_round": paired,
-        # 1-min load average around the rounds; above the core count other processes were
-        # competing for the CPU and the figures are noisier
-        "loadavg": load,
+        "one": turns.arm(1),
+        "k_steps": turns.arm(k),
+        "ratio": turns.ratio(),
+        "ratio_per_round": turns.paired,
+        "loadavg": turns.load,
     }
 
 
 def print_calls(report: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     rows = report["steps_per_call"]
-    console = Console() if Console().is_terminal else Console(width=140)
     k = rows[0]["k"] if rows else "K"
-    table = Table(title=f"steps per call on {report['device']['name']} (samples/s, median)")
-    cols = ("case", "bias", "batch", "1 a call", f"{k} a call", f"{k} / 1", "rounds", "load")
-    for col in cols:
-        table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
-    for c in rows:
-        table.add_row(
-            c["case"],
-            str(c["bias"]).lower(),
-            str(c["batch_size"]),
-            f"{c['one']['samples_per_s']:,.0f}",
-            f"{c['k_steps']['samples_per_s']:,.0f}",
-            f"{c['ratio']:.2f}",
-            f"{min(c['ratio_per_round']):.2f}-{max(c['ratio_per_round']):.2f}",
-            f"{min(c['loadavg']):.1f}-{max(c['loadavg']):.1f}",
-        )
-    console.print(table)
+    columns = {
+        **CASE,
+        "1 a call": lambda c: f"{c['one']['samples_per_s']:,.0f}",
+        f"{k} a call": lambda c: f"{c['k_steps']['samples_per_s']:,.0f}",
+        f"{k} / 1": lambda c: f"{c['ratio']:.2f}",
+        "rounds": lambda c: spread(c["ratio_per_round"]),
+        "load": lambda c: spread(c["loadavg"], ".1f"),
+    }
+    title = f"steps per call on {report['device']['name']} (samples/s, median)"
+    console().print(table(title, rows, columns))

@@ -1,9 +1,14 @@
 """Timestamps shared by both training paths: the raw loop calls :class:`Windows` itself, the
-project path through the Lightning callbacks here, added with ``train(cfg, callbacks=...)``."""
+project path through the Lightning callbacks here, added with ``train(cfg, callbacks=...)``;
+:func:`take_turns` times two arms in alternation."""
 
 from __future__ import annotations
 
+import os
+import statistics
 import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -40,6 +45,53 @@ class Windows:
         """Samples/s of each window."""
         pairs = zip(self.stamps, self.stamps[1:], strict=False)
         return [(s1 - s0) / (t1 - t0) for (t0, s0), (t1, s1) in pairs]
+
+
+@dataclass
+class Turns:
+    """What :func:`take_turns` measured: each arm's windows (samples/s) and samples, the
+    second arm's median over the first's within each round (the two ran seconds apart, under
+    similar load), and the 1-min load average before the rounds and after each (above the core
+    count other processes were competing for the CPU and the figures are noisier)."""
+
+    rates: dict[Hashable, list[float]]
+    samples: dict[Hashable, int]
+    paired: list[float]
+    load: list[float]
+
+    def arm(self, name: Hashable) -> dict:
+        rates = self.rates[name]
+        return {"samples_per_s": statistics.median(rates), "windows": rates,
+                "samples": self.samples[name]}  # fmt: skip
+
+    def ratio(self) -> float:
+        """The second arm's median samples/s over the first's, over all rounds."""
+        first, second = (statistics.median(v) for v in self.rates.values())
+        return second / first
+
+
+def take_turns(
+    arms: Sequence[Hashable],
+    run: Callable[[Hashable, int, Windows], None],
+    rounds: int,
+    windows: Callable[[], Windows],
+) -> Turns:
+    """``rounds`` rounds in which each of the two ``arms`` runs once in turn (``run(arm,
+    round, windows)``), so that load from other processes hits both."""
+    first, second = arms
+    turns = Turns({a: [] for a in arms}, dict.fromkeys(arms, 0), [], [os.getloadavg()[0]])
+    for r in range(rounds):
+        for a in arms:
+            w = windows()
+            run(a, r, w)
+            turns.rates[a] += w.rates()
+            turns.samples[a] += w.samples
+        n = len(w.rates())
+        turns.paired.append(
+            statistics.median(turns.rates[second][-n:]) / statistics.median(turns.rates[first][-n:])
+        )
+        turns.load.append(os.getloadavg()[0])
+    return turns
 
 
 class WindowClock(Callback):

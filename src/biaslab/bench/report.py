@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -50,31 +51,56 @@ def write_report(out: str | Path, settings: dict, body: dict) -> dict:
     return report
 
 
-def print_report(report: dict) -> None:
+def console():
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     if not console.is_terminal:  # a pipe or log file: 80 columns would truncate the figures
         console = Console(width=140)
-    table = Table(title=f"throughput on {report['device']['name']} (samples/s, median)")
-    cols = ("case", "bias", "batch", "project", "raw", "project/raw", "rounds", "+ms/step")
-    for col in (*cols, "load"):
-        table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
-    for c in report["cases"]:
-        table.add_row(
-            c["case"],
-            str(c["bias"]).lower(),
-            str(c["batch_size"]),
-            f"{c['project']['samples_per_s']:,.0f}",
-            f"{c['raw']['samples_per_s']:,.0f}",
-            f"{c['ratio']:.2f}",
-            # the spread of the per-round ratios: wide means the load changed under the run
-            f"{min(c['ratio_per_round']):.2f}-{max(c['ratio_per_round']):.2f}",
-            f"{c['extra_ms_per_step']:.2f}",
-            f"{max(c['loadavg']):.1f}",
-        )
-    console.print(table)
+    return console
+
+
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    return f"{min(values):{fmt}}-{max(values):{fmt}}"
+
+
+def table(title: str, rows: list[dict], columns: dict[str, Callable[[dict], str]]):
+    """A rich table of ``rows``, one column per ``columns`` entry (its header: how a row shows
+    in it); the first column left-aligned, the figures right-aligned."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="right" if i else "left", no_wrap=True)
+    for row in rows:
+        t.add_row(*(show(row) for show in columns.values()))
+    return t
+
+
+# the case, its bias arm and batch size: the first columns of every throughput table
+CASE: dict[str, Callable[[dict], str]] = {
+    "case": lambda c: c["case"],
+    "bias": lambda c: str(c["bias"]).lower(),
+    "batch": lambda c: str(c["batch_size"]),
+}
+
+
+def print_report(report: dict) -> None:
+    from rich.table import Table
+
+    out = console()
+    columns = {
+        **CASE,
+        "project": lambda c: f"{c['project']['samples_per_s']:,.0f}",
+        "raw": lambda c: f"{c['raw']['samples_per_s']:,.0f}",
+        "project/raw": lambda c: f"{c['ratio']:.2f}",
+        # the spread of the per-round ratios: wide means the load changed under the run
+        "rounds": lambda c: spread(c["ratio_per_round"]),
+        "+ms/step": lambda c: f"{c['extra_ms_per_step']:.2f}",
+        "load": lambda c: f"{max(c['loadavg']):.1f}",
+    }
+    title = f"throughput on {report['device']['name']} (samples/s, median)"
+    out.print(table(title, report["cases"], columns))
     if report.get("overhead"):
         o = report["overhead"]
         t = Table(title=f"fixed cost per job (median of {o['jobs']}, {o['steps_per_job']} steps)")
@@ -85,10 +111,10 @@ def print_report(report: dict) -> None:
             if k != "steps":
                 t.add_row(k, f"{v:.3f}", f"{o['first_job'][k]:.3f}")
         t.add_row("logger (vs logger=none)", f"{o['logger_s']:.3f}", "")
-        console.print(t)
+        out.print(t)
     if report.get("e2e"):
         e = report["e2e"]
-        console.print(
+        out.print(
             f"python {e['command']}: {e['wall_s']:.1f} s wall, test/acc {e['test/acc']:.4f}, "
             f"train() {e['train_fn_s']:.1f} s (fit {e['fit_s']:.1f} s), "
             f"{e['outside_train_fn_s']:.1f} s outside train()"

@@ -10,8 +10,6 @@ raw, project, ...) so that load from other processes hits both; validation is of
 from __future__ import annotations
 
 import math
-import os
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.bench.cases import Case
-from biaslab.bench.clock import WindowClock, Windows
+from biaslab.bench.clock import WindowClock, Windows, take_turns
 from biaslab.bench.raw import raw_device, run_raw
 from biaslab.config.compose import compose_job
 from biaslab.config.optimization import AUTO_STEPS
@@ -89,28 +87,24 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
 
     warmup, window = window_steps(cfg, data, device, plan)
 
-    rates: dict[str, list[float]] = {"raw": [], "project": []}
-    samples = {"raw": 0, "project": 0}  # trained by each path over all rounds
-    paired = []  # project/raw within one round: the two ran seconds apart, under similar load
-    load = [os.getloadavg()[0]]
     with open_dict(cfg):
         cfg.trainer.max_steps = warmup + plan.windows_per_round * window
     resolve(cfg)  # auto: the K the project path takes with this budget
-    for r in range(plan.rounds):
+
+    def run(path: str, r: int, w: Windows) -> None:
+        if path == "raw":
+            return run_raw(cfg, data, w)
         with open_dict(cfg):  # each round's project run is a run of its own, in its own folder
             cfg.paths.output_dir = str(work / f"{case.name}-{case.bias}" / f"round-{r}")
-        for path in ("raw", "project"):
-            w = Windows(warmup, window, plan.windows_per_round, device)
-            run_raw(cfg, data, w) if path == "raw" else run_project(cfg, w)
-            rates[path] += w.rates()
-            samples[path] += w.samples
-        k = plan.windows_per_round
-        paired.append(
-            statistics.median(rates["project"][-k:]) / statistics.median(rates["raw"][-k:])
-        )
-        load.append(os.getloadavg()[0])
+        run_project(cfg, w)
 
-    med = {k: statistics.median(v) for k, v in rates.items()}
+    n = plan.windows_per_round
+    turns = take_turns(
+        ("raw", "project"), run, plan.rounds, lambda: Windows(warmup, window, n, device)
+    )
+    project, raw = turns.arm("project"), turns.arm("raw")
+    # the project's extra time per step: nearly constant, so it matters for small models
+    extra_s = data.batch_size * (1 / project["samples_per_s"] - 1 / raw["samples_per_s"])
     return {
         "case": case.name,
         "bias": case.bias,
@@ -122,17 +116,10 @@ def bench_case(case: Case, conf_dir: Path, work: Path, base: list[str], plan: Pl
         "warmup_steps": warmup,
         "window_steps": window,
         "overrides": case.overrides,
-        "project": {
-            "samples_per_s": med["project"],
-            "windows": rates["project"],
-            "samples": samples["project"],
-        },
-        "raw": {"samples_per_s": med["raw"], "windows": rates["raw"], "samples": samples["raw"]},
-        "ratio": med["project"] / med["raw"],
-        # the project's extra time per step: nearly constant, so it matters for small models
-        "extra_ms_per_step": 1e3 * data.batch_size * (1 / med["project"] - 1 / med["raw"]),
-        "ratio_per_round": paired,
-        # 1-min load average around the rounds; above the core count, other processes were
-        # competing for the CPU and the figures are noisier
-        "loadavg": load,
+        "project": project,
+        "raw": raw,
+        "ratio": turns.ratio(),
+        "extra_ms_per_step": 1e3 * extra_s,
+        "ratio_per_round": turns.paired,
+        "loadavg": turns.load,
     }
