@@ -28,6 +28,7 @@ PUBLISHED = [
     "forget_bias_t200_study",
     "first_layer_study",
     "bias_vs_width_study",
+    "bias_vs_width_256_study",
     "why_regime/mnist1d",
     "why_regime/fashion",
     "why_mechanism/const_channel",
@@ -144,9 +145,9 @@ def test_a_log_scale_study_reads_as_ratios_on_the_page():
 
 
 def test_a_claim_narrowed_to_one_group_names_its_row_by_that_group():
-    # bias_vs_width's width 256 is its own row beside the study of widths 2-128: a row that
-    # read "true" would not say which width it is
+    # width 256 is its own row beside the study of widths 2-128: a row that read "true" would
+    # not say which width it is
     ans = answer_mod.answer(RESULTS)
-    i = next(i for i, c in enumerate(CLAIMS) if c.report == "bias_vs_width")
+    i = next(i for i, c in enumerate(CLAIMS) if c.report == "bias_vs_width_256_study")
     (row,) = ans.verdicts[i]
-    assert row_labels([row], ans.reports["bias_vs_width"]["group_keys"]) == ["width=256"]
+    assert row_labels([row], ans.reports[CLAIMS[i].report]["group_keys"]) == ["width=256"]
