@@ -521,3 +521,15 @@ def test_seed_parallel_members_count_their_job_time_once(tmp_path):
             )
     lines = report.provenance(report.load_files([tmp_path]))
     assert "- Wall time: 2.0 min over 2 jobs (6 runs) (median 60.0 s, max 70.0 s per job)" in lines
+
+
+def test_an_unreadable_record_beside_added_keys_splits_nothing(tmp_path):
+    # its config is empty: nothing is filled in, so it cannot make every key look swept
+    for s in range(3):
+        for bias in (False, True):
+            extra = {**_cnn(bias, padding_mode="zeros"), "train": {"steps_per_call": 10}}
+            write_run(tmp_path, f"s{s}_{bias}", seed=s, bias=bias, acc=0.7 + NOISE[s], extra=extra)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")
+    rep = build(tmp_path)
+    assert rep.group_keys == [] and rep.groups[0].comparisons[0].n_pairs == 3

@@ -19,7 +19,8 @@ from biaslab.config.optimization import steps_per_call_fits
 from biaslab.data import local_copy
 from biaslab.records.results import find_results, read_results
 from biaslab.resume import fingerprint
-from biaslab.run.steps_per_call import resolve
+from biaslab.resume.rundir import CHECKPOINT
+from biaslab.run.steps_per_call import KEY, resolve
 from biaslab.run.train import train
 from biaslab.tasks.guards import check_due
 
@@ -338,6 +339,26 @@ def test_a_run_recorded_before_the_key_still_matches_and_a_checkpoint_keeps_its_
     resumed = train(make_cfg(*cut[:-1], "resume=true", output_dir=tmp_path / "cut"))
     assert resumed["status"] == "completed" and resumed["metrics"] == whole["metrics"]
     assert read_results(tmp_path / "cut")["config"]["train"]["steps_per_call"] == 1
+
+
+def test_a_checkpoint_whose_k_no_longer_fits_is_refused_by_what_differs(make_cfg, tmp_path):
+    """auto takes the checkpoint's K only where it can run: with another max_steps the refusal
+    names the keys that differ, not a K the user never typed."""
+
+    class Crash(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step >= 2:  # calls of 10 steps: the second call
+                raise RuntimeError("killed after a checkpoint")
+
+    cut = ["trainer.max_steps=40", "trainer.val_check_interval=20", "model.width=4",
+           "checkpoint.every_n_steps=10"]  # fmt: skip
+    with pytest.raises(RuntimeError):
+        train(make_cfg(*cut, output_dir=tmp_path / "cut"), callbacks=[Crash()])
+    assert fingerprint.in_checkpoint(tmp_path / "cut" / CHECKPOINT)["values"][KEY] == 10
+    with pytest.raises(ConfigError) as e:
+        train(make_cfg(*cut, "trainer.max_steps=45", "resume=true", output_dir=tmp_path / "cut"))
+    assert str(e.value).startswith("resume=true is not allowed"), str(e.value)
+    assert "trainer.max_steps" in str(e.value) and KEY in str(e.value)
 
 
 def test_the_step_translating_logger_is_the_wrapped_logger_otherwise():

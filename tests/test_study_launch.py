@@ -5,7 +5,7 @@ one after the other."""
 from __future__ import annotations
 
 import subprocess
-import threading
+import time
 
 import pytest
 
@@ -17,21 +17,46 @@ JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 
 @pytest.mark.parametrize(
-    "launcher, sweeps, expected",
+    "launcher, sizes, expected",
     [
-        (JOBLIB, 2, (2, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"])),
-        (JOBLIB, 1, (1, JOBLIB)),
-        (JOBLIB, 5, (2, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"])),
-        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"], 2,
+        (JOBLIB, [1, 1], (2, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"])),
+        (JOBLIB, [2], (1, JOBLIB)),
+        (JOBLIB, [1] * 5, (2, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"])),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"], [2, 1],
          (2, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])),
-        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"], 2,
+        # a sweep larger than its share would wait longer than one after the other
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"], [8, 1],
+         (1, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"])),
+        (JOBLIB, [2, 1], (1, JOBLIB)),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"], [1, 1],
          (1, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"])),
-        ([], 2, (1, [])),  # Hydra's basic launcher: one job at a time, as the plan says
-        (["hydra/launcher=submitit_slurm"], 2, (1, ["hydra/launcher=submitit_slurm"])),
+        ([], [1, 1], (1, [])),  # Hydra's basic launcher: one job at a time, as the plan says
+        (["hydra/launcher=submitit_slurm"], [1, 1], (1, ["hydra/launcher=submitit_slurm"])),
     ],
 )  # fmt: skip
-def test_sweeps_share_the_joblib_workers(launcher, sweeps, expected):
-    assert launch.side_by_side(launcher, sweeps) == expected
+def test_sweeps_share_the_joblib_workers(launcher, sizes, expected):
+    assert launch.side_by_side(launcher, sizes) == expected
+
+
+def test_a_sweep_counts_its_jobs():
+    assert launch.size(["model.bias=true,false", "optimizer.lr=0.01", "seed=1,2,3"]) == 6
+
+
+class FakeSweep:
+    """A sweep's process that ends once ``ends_after`` seconds have passed."""
+
+    started: list[FakeSweep] = []
+
+    def __init__(self, cmd, **kw):
+        self.cmd, self.t0, self.running_then = cmd, time.monotonic(), None
+        FakeSweep.started.append(self)
+
+    def poll(self):
+        if time.monotonic() - self.t0 < 0.5:
+            return None
+        if self.running_then is None:  # how many sweeps had started when this one ended
+            self.running_then = len(FakeSweep.started)
+        return 0
 
 
 def test_the_two_arms_of_a_look_at_different_lrs_run_together(tmp_path, monkeypatch):
@@ -41,21 +66,49 @@ def test_the_two_arms_of_a_look_at_different_lrs_run_together(tmp_path, monkeypa
     launcher = "--launcher=hydra/launcher=joblib hydra.launcher.n_jobs=2"
     assert main([*args, *seeds, "--cap=3", "--grid=0.01,0.03", launcher, f"--out={out}"]) == 0
     plan, h = read(out)
-    both = threading.Barrier(2, timeout=10)  # broken unless the two sweeps overlap
-    seen = []
-
-    def run(cmd, **kw):
-        seen.append([c for c in cmd if c.startswith(("hydra.launcher.", "optimizer.lr="))])
-        both.wait()
-
-    monkeypatch.setattr(subprocess, "run", run)
+    FakeSweep.started = []
+    monkeypatch.setattr(subprocess, "Popen", FakeSweep)
     jobs = [
         (("model.bias", "true"), ("optimizer.lr", "0.01"), ("seed", "9100")),
         (("model.bias", "false"), ("optimizer.lr", "0.03"), ("seed", "9100")),
     ]
     launch.launch(plan, h, out, "look1", jobs)
-    assert sorted(seen) == [
+    seen = sorted([c for c in s.cmd if c.startswith(("hydra.launcher.", "optimizer.lr="))]
+                  for s in FakeSweep.started)  # fmt: skip
+    assert seen == [
         ["hydra.launcher.n_jobs=1", "optimizer.lr=0.01"],
         ["hydra.launcher.n_jobs=1", "optimizer.lr=0.03"],
     ]
+    assert [s.running_then for s in FakeSweep.started] == [2, 2]  # side by side
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["look1", "look1-r2"]
+
+
+def test_an_interrupted_launch_stops_its_sweeps_and_starts_no_more(tmp_path, monkeypatch):
+    out = tmp_path / "s"
+    args = ["plan", "+experiment=bias_vs_norm", "model.bias=true,false", "model.width=8"]
+    seeds = ["--tuning-seed=9000", "--confirm-seed=9100"]
+    assert main([*args, *seeds, "--cap=3", "--grid=0.03", f"--out={out}"]) == 0
+    plan, h = read(out)  # the basic launcher: one sweep at a time
+    started, stopped = [], []
+
+    class Endless:
+        def __init__(self, cmd, **kw):
+            started.append(cmd)
+
+        def poll(self):
+            raise KeyboardInterrupt  # Ctrl-C while the first sweep runs
+
+        def terminate(self):
+            stopped.append(True)
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Endless)
+    jobs = [
+        (("model.bias", "true"), ("optimizer.lr", "0.03"), ("seed", "9100")),
+        (("model.bias", "false"), ("optimizer.lr", "0.01"), ("seed", "9100")),
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        launch.launch(plan, h, out, "look1", jobs)
+    assert len(started) == 1 and stopped == [True]

@@ -23,7 +23,15 @@ def test_jobs_run_at_the_plans_thread_count(tmp_path, monkeypatch):
     plan, h = _plan(tmp_path, "--threads=1")
     assert plan.threads == 1
     seen = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: seen.append(kw["env"]))
+
+    class Done:  # a sweep's process, ended at once
+        def __init__(self, cmd, **kw):
+            seen.append(kw["env"])
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Done)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a resumed study's shell, set otherwise
     jobs = [(("model.bias", "true"), ("model.width", "8"), ("seed", "100"))]
     launch.launch(plan, h, tmp_path / "s", "tune", jobs)

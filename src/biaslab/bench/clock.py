@@ -86,7 +86,7 @@ def take_turns(
             run(a, r, w)
             turns.rates[a] += w.rates()
             turns.samples[a] += w.samples
-        n = len(w.rates())
+        n = len(w.marks) - 1  # the windows of one run: this round's, of each arm
         turns.paired.append(
             statistics.median(turns.rates[second][-n:]) / statistics.median(turns.rates[first][-n:])
         )

@@ -36,8 +36,8 @@ def callbacks_build(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"callbacks.{name}",
                 c,
-                f"a callback with a _target_ (an option of conf/callbacks/: callbacks={name}, or "
-                f"beside a preset's own: +callbacks@callbacks.{name}={name})",
+                "a callback with a _target_ (an option of conf/callbacks/: callbacks=NAME, or "
+                "beside a preset's own: +callbacks@callbacks.NAME=NAME)",
             )
         try:
             get_object(c._target_)

@@ -24,12 +24,18 @@ def _target(config: Mapping[str, Any], key: str) -> Any:
 
 def complete(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Flattened configs with each added key filled in, at its recorded-before value, where
-    another config of the same ``_target_`` (same model, same data) has it: an older record
-    and a newer one of one experiment then agree on keys neither of them swept. A config that
-    is filled is a copy; the others are returned as they are."""
+    the config has the key's group and another config of the same ``_target_`` (same model,
+    same data) has the key: an older record and a newer one of one experiment then agree on
+    keys neither of them swept. A config that is filled is a copy; the others (an unreadable
+    record's empty one among them) are returned as they are."""
     has = {(k, _target(c, k)) for c in configs for k in ADDED_AT if k in c}
     out = []
     for c in configs:
-        missing = {k: v for k, v in ADDED_AT.items() if k not in c and (k, _target(c, k)) in has}
+        groups = {key.split(".", 1)[0] for key in c}  # none for an unreadable record's {}
+        missing = {
+            k: v
+            for k, v in ADDED_AT.items()
+            if k not in c and k.split(".", 1)[0] in groups and (k, _target(c, k)) in has
+        }
         out.append({**c, **missing} if missing else c)
     return out

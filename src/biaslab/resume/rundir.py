@@ -26,7 +26,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.config import ConfigError, config_error
-from biaslab.config.optimization import resolve_steps_per_call
+from biaslab.config.optimization import resolve_steps_per_call, steps_per_call_blocked
 from biaslab.records.added import ADDED_AT
 from biaslab.records.results import FILENAME, MODIFIED, integrity
 from biaslab.resume import fingerprint
@@ -169,9 +169,12 @@ def resolve_k(cfg: DictConfig) -> None:
     ckpt = Path(cfg.paths.output_dir) / CHECKPOINT
     if auto and cfg.get("resume") and not cfg.get("overwrite") and ckpt.exists():
         saved = fingerprint.in_checkpoint(ckpt)
-        if saved is not None:
+        k = saved["values"].get(key, ADDED_AT[key]) if saved is not None else None
+        # a K this config cannot run (another max_steps, ...) is left to the fingerprint
+        # check, which names every key that differs
+        if isinstance(k, int) and (k == 1 or steps_per_call_blocked(cfg, k) is None):
             with open_dict(cfg):
-                OmegaConf.update(cfg, key, saved["values"].get(key, ADDED_AT[key]))
+                OmegaConf.update(cfg, key, k)
     resolve_steps_per_call(cfg)
 
 

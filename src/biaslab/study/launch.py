@@ -5,12 +5,13 @@ sweeps; under joblib's ``n_jobs=N`` up to N of them run side by side, sharing th
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
 import sys
+import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from biaslab.config.compose import ROOT
@@ -57,14 +58,21 @@ def sweep_folder(folder: Path, tag: str) -> Path:
 N_JOBS = re.compile(r"hydra\.launcher\.n_jobs=(\d+)$")
 
 
-def side_by_side(launcher: list[str], sweeps: int) -> tuple[int, list[str]]:
-    """How many of ``sweeps`` run at once, and the launcher overrides each runs with: under
-    joblib's ``n_jobs=N`` up to N at once, the N workers shared between them (never more jobs
-    at a time than N); under any other launcher one at a time, as the plan gives it."""
+def size(sweep: list[str]) -> int:
+    """How many jobs a sweep (``key=v1,v2`` overrides) expands to."""
+    return math.prod(len(o.split("=", 1)[1].split(",")) for o in sweep)
+
+
+def side_by_side(launcher: list[str], sizes: list[int]) -> tuple[int, list[str]]:
+    """How many of the sweeps of ``sizes`` jobs run at once, and the launcher overrides each
+    runs with. Under joblib's ``n_jobs=N``, up to N at once with the N workers shared between
+    them, where each sweep fits its share (a look's arms at different lrs: one job each);
+    otherwise one at a time, as the plan gives it (never slower than that, never more than N
+    jobs at a time)."""
     n = next((int(m[1]) for o in launcher if (m := N_JOBS.match(o))), 1)
-    if "hydra/launcher=joblib" not in launcher or n < 2 or sweeps < 2:
+    at_once = min(n, len(sizes))
+    if "hydra/launcher=joblib" not in launcher or at_once < 2 or max(sizes) > n // at_once:
         return 1, launcher
-    at_once = min(n, sweeps)
     own = [o for o in launcher if not N_JOBS.match(o)]
     return at_once, [*own, f"hydra.launcher.n_jobs={n // at_once}"]
 
@@ -99,19 +107,30 @@ def launch(plan: Plan, plan_hash: str, folder: Path, tag: str, jobs: list[Job]) 
     """Run ``jobs`` (each sweep in its own folder); a job that fails is left for the records
     to show (its place then holds a failed outcome, or none)."""
     sweeps = products(jobs)
-    at_once, launcher = side_by_side(plan.launcher, len(sweeps))
-    runs = []
+    at_once, launcher = side_by_side(plan.launcher, [size(sw) for sw in sweeps])
+    waiting = []
     for sweep in sweeps:  # folders first, in order: each launch gets the next free name
         out = sweep_folder(folder, tag)
         out.mkdir(parents=True)
         cmd = command(plan, plan_hash, sweep, out, launcher)
         (out / "command.txt").write_text(" ".join(cmd[1:]) + "\n")
-        runs.append((cmd, out))
-
-    def run(cmd: list[str], out: Path) -> None:
-        with open(out / "launch.log", "w") as log:
-            subprocess.run(cmd, cwd=ROOT, env=environment(plan), stdout=log, stderr=log)
-
-    with ThreadPoolExecutor(max_workers=at_once) as pool:
-        for done in [pool.submit(run, cmd, out) for cmd, out in runs]:
-            done.result()
+        waiting.append((cmd, out))
+    running: list[subprocess.Popen] = []
+    try:
+        while waiting or running:
+            while waiting and len(running) < at_once:
+                cmd, out = waiting.pop(0)
+                with open(out / "launch.log", "w") as log:  # the child keeps its own copy
+                    running.append(subprocess.Popen(cmd, cwd=ROOT, env=environment(plan),
+                                                    stdout=log, stderr=log))  # fmt: skip
+            running = [p for p in running if p.poll() is None]
+            if running:
+                time.sleep(0.2)
+    finally:  # interrupted (Ctrl-C, an error): no sweep goes on, or starts, without the study
+        for p in running:
+            p.terminate()
+        for p in running:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
