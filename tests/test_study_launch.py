@@ -83,7 +83,13 @@ def test_the_two_arms_of_a_look_at_different_lrs_run_together(tmp_path, monkeypa
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["look1", "look1-r2"]
 
 
-def test_an_interrupted_launch_stops_its_sweeps_and_starts_no_more(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ends_by_itself", [True, False])
+def test_an_interrupted_launch_starts_no_more_sweeps_and_ends_its_own(
+    tmp_path, monkeypatch, ends_by_itself
+):
+    """Ctrl-C while the first of two sweeps runs: the second never starts; the first, which
+    the terminal's signal reached too, may end by itself (its runs record `interrupted`), and
+    is terminated only if it does not."""
     out = tmp_path / "s"
     args = ["plan", "+experiment=bias_vs_norm", "model.bias=true,false", "model.width=8"]
     seeds = ["--tuning-seed=9000", "--confirm-seed=9100"]
@@ -91,24 +97,27 @@ def test_an_interrupted_launch_stops_its_sweeps_and_starts_no_more(tmp_path, mon
     plan, h = read(out)  # the basic launcher: one sweep at a time
     started, stopped = [], []
 
-    class Endless:
+    class Running:
         def __init__(self, cmd, **kw):
             started.append(cmd)
 
         def poll(self):
             raise KeyboardInterrupt  # Ctrl-C while the first sweep runs
 
+        def wait(self, timeout=None):
+            if not ends_by_itself and not stopped:
+                raise subprocess.TimeoutExpired("train.py", timeout)
+            return 0
+
         def terminate(self):
             stopped.append(True)
 
-        def wait(self, timeout=None):
-            return 0
-
-    monkeypatch.setattr(subprocess, "Popen", Endless)
+    monkeypatch.setattr(subprocess, "Popen", Running)
     jobs = [
         (("model.bias", "true"), ("optimizer.lr", "0.03"), ("seed", "9100")),
         (("model.bias", "false"), ("optimizer.lr", "0.01"), ("seed", "9100")),
     ]
     with pytest.raises(KeyboardInterrupt):
         launch.launch(plan, h, out, "look1", jobs)
-    assert len(started) == 1 and stopped == [True]
+    assert len(started) == 1
+    assert stopped == ([] if ends_by_itself else [True])

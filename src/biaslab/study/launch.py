@@ -126,11 +126,23 @@ def launch(plan: Plan, plan_hash: str, folder: Path, tag: str, jobs: list[Job]) 
             running = [p for p in running if p.poll() is None]
             if running:
                 time.sleep(0.2)
-    finally:  # interrupted (Ctrl-C, an error): no sweep goes on, or starts, without the study
-        for p in running:
+    finally:  # interrupted (Ctrl-C, an error): no sweep starts, none outlives the study
+        _stop(running)
+
+
+def _stop(running: list[subprocess.Popen], grace: float = 60.0) -> None:
+    """End the sweeps still running. A terminal's Ctrl-C has reached them too (one process
+    group): each run stops at the end of its step and records ``interrupted``, which a second
+    signal would cut short, so they get ``grace`` seconds to end by themselves; then SIGTERM,
+    then SIGKILL."""
+    deadline = time.monotonic() + grace
+    for p in running:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
             p.terminate()
-        for p in running:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    for p in running:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
