@@ -332,3 +332,16 @@ def test_forget_bias_plan_runs_a_job_per_seed_on_the_log_scale():
     state = progress.replay(plan, records.Records({}, []), {"(one cell)": {}})
     assert products(state.missing) == [["model.forget_bias=1,null", "seed=2000,2001,2002"]]
     assert records.same(None, "null") and not records.same(None, "1")
+
+
+def test_a_choice_at_an_end_of_the_grid_is_flagged_in_the_report():
+    """As the sweep report does: an arm tuned to the grid's smallest or largest value may be
+    better outside it. Three or more numeric values (unsorted in the plan); none for two."""
+    plan = make_plan(grid=["0.03", "0.003", "0.01"])
+    choice = {"model.width=4": {"true": "0.03", "false": "0.01"},
+              "model.width=8": {"true": "0.01", "false": "0.003"}}  # fmt: skip
+    (warning, blank) = study_report._edges(plan, choice)
+    assert warning.startswith("⚠ Chosen at an end of the grid in 2 of 4 arms: the best")
+    assert warning.endswith("model.width=4, `true`: 0.03; model.width=8, `false`: 0.003")
+    assert study_report._edges(plan, {"model.width=4": {"true": "0.01"}}) == []
+    assert study_report._edges(make_plan(), {"model.width=4": {"true": "0.03"}}) == []

@@ -89,8 +89,31 @@ def _header(plan: Plan, plan_hash: str, state: progress.Progress, scale: str) ->
         ]
         for cell, arms in state.choice.items():
             out.append(f"- {cell}: " + ", ".join(f"{a} → {v}" for a, v in arms.items()))
-        out.append("")
+        out += ["", *_edges(plan, state.choice)]
     return out
+
+
+def _edges(plan: Plan, choice: dict[str, dict[str, str]]) -> list[str]:
+    """A warning for each arm chosen at an end of a grid of 3 or more values: its best value
+    may lie outside the grid (as the sweep report warns, report/notes.py)."""
+    try:
+        ordered = sorted(plan.grid, key=float)
+    except ValueError:  # not numbers: no order, no ends
+        return []
+    if len(ordered) < 3:
+        return []
+    ends = (ordered[0], ordered[-1])
+    edge = [f"{cell}, `{a}`: {v}" for cell, arms in choice.items() for a, v in arms.items()
+            if v in ends]  # fmt: skip
+    if not edge:
+        return []
+    n = sum(len(arms) for arms in choice.values())
+    return [
+        f"⚠ Chosen at an end of the grid in {len(edge)} of {n} arms: the best `{plan.tune}` may "
+        "lie outside it, so those arms may not be at their best; a wider grid would tell. "
+        + "; ".join(edge),
+        "",
+    ]
 
 
 def lines(
