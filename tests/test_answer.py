@@ -146,6 +146,9 @@ def test_readme_preset_and_report_commands_run(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     for name in ("report.md", "summary.csv", "verdicts.json", "difference.png"):
         assert (tmp_path / "sweep" / name).is_file()
+    # enough seeds for a verdict: with two, every group read "need 3" usable pairs
+    verdicts = json.loads((tmp_path / "sweep" / "verdicts.json").read_text())
+    assert [len(c["diffs"]) for c in verdicts["comparisons"]] == [3, 3]
 
 
 def test_interactions_shown_per_claim_and_kept_out_of_the_family():

@@ -49,8 +49,8 @@ CLAIMS: list[Claim] = (
     [
         # widths 2-128 decided by bias_vs_width_study, 256 by a study of its own (a batch of
         # width 256 costs as much as every other width together)
-        Claim("bias_vs_width_256_study", BIAS_WIDTH, MNIST1D, {"model.width": "256"}, "study"),
         Claim("bias_vs_width_study", BIAS_WIDTH, MNIST1D, protocol="study"),
+        Claim("bias_vs_width_256_study", BIAS_WIDTH, MNIST1D, {"model.width": "256"}, "study"),
         Claim("bias_vs_depth", "A deeper net needs the bias less", MNIST1D),
         Claim("bias_vs_norm_study", BIAS_NORM, MNIST1D, {"model.norm": "batch"}, "study"),
         Claim(
