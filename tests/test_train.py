@@ -105,3 +105,5 @@ def test_width_sweep_gives_three_runs_three_results_three_wandb_runs(tmp_path, d
     assert sorted(seen) == [8, 32, 128]
     assert seen[8] < seen[32] < seen[128]
     assert "test/acc" in proc.stdout  # the summary is printed for every job
+    # W&B warned of its retired `anonymous` setting, which Lightning passed as None, every run
+    assert "anonymous setting" not in proc.stdout + proc.stderr

@@ -25,7 +25,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from biaslab.adapters.wandb_run import forget_run, started_run
+from biaslab.adapters.wandb_run import forget_run, started_run, without_anonymous
 from biaslab.config.hydra_job import job_name
 from biaslab.records.secrets import SECRET_KEY as _SECRET_KEY
 
@@ -160,14 +160,14 @@ def _wandb_logger(cfg: DictConfig, extra: dict[str, Any], secrets: tuple[str, ..
     settings.setdefault("init_timeout", INIT_TIMEOUT_S)
     mode = cfg.logger.get("mode") or os.environ.get("WANDB_MODE") or "online"
     if mode in OFFLINE_MODES:
-        return instantiate(cfg.logger, **extra, settings=settings)
+        return without_anonymous(instantiate(cfg.logger, **extra, settings=settings))
 
     url = wandb_base_url(settings)
     # wandb ignores WANDB_* changes made after its first use in a process: say it explicitly
     settings["base_url"] = url
     reason = probe(url, _probe_timeout())
     if reason is None:
-        logger = instantiate(cfg.logger, **extra, settings=settings)
+        logger = without_anonymous(instantiate(cfg.logger, **extra, settings=settings))
         try:
             logger.experiment  # noqa: B018 - wandb.init: login, then create the run
             return logger
@@ -183,7 +183,8 @@ def _wandb_logger(cfg: DictConfig, extra: dict[str, Any], secrets: tuple[str, ..
         offline_dir / "offline-run-*",
     )
     settings.pop("base_url")
-    return instantiate(cfg.logger, **{**extra, "mode": "offline"}, settings=settings)
+    offline = instantiate(cfg.logger, **{**extra, "mode": "offline"}, settings=settings)
+    return without_anonymous(offline)
 
 
 def _abandon(logger: Logger) -> None:
