@@ -112,6 +112,14 @@ def _check_typed(group: str, node: DictConfig, target: Any) -> None:
             raise ConfigError(f"{group}.{key}", value, phrase)
 
 
+def target_class(key: str, target: str) -> Any:
+    """The class ``target`` names, or the refusal of ``key`` (it does not import)."""
+    try:
+        return get_object(target)
+    except Exception:
+        raise ConfigError(key, target, "an importable class") from None
+
+
 BUILD_KEYS = ("model.compile",)  # read by biaslab.models.build, not passed to the model
 
 
@@ -121,10 +129,7 @@ def check_known_keys(cfg: DictConfig) -> None:
     for group, node in cfg.items():
         if not isinstance(node, DictConfig) or "_target_" not in node:
             continue
-        try:
-            target = get_object(node._target_)
-        except Exception:
-            raise ConfigError(f"{group}._target_", node._target_, "an importable class") from None
+        target = target_class(f"{group}._target_", node._target_)
         accepted = _parameters(target)
         if accepted is None:
             continue

@@ -4,9 +4,9 @@ whole-training-set evaluation a task scored on every example."""
 
 from __future__ import annotations
 
-from hydra.utils import get_object
 from omegaconf import DictConfig
 
+from biaslab.config.keys import target_class
 from biaslab.config.rules import ConfigError, choice
 
 BUILT_BIAS = "biaslab.callbacks.built_bias.BuiltBias"
@@ -39,11 +39,7 @@ def callbacks_build(cfg: DictConfig) -> None:
                 "a callback with a _target_ (an option of conf/callbacks/: callbacks=NAME, or "
                 "beside a preset's own: +callbacks@callbacks.NAME=NAME)",
             )
-        try:
-            get_object(c._target_)
-        except Exception:
-            key = f"callbacks.{name}._target_"
-            raise ConfigError(key, c._target_, "an importable class") from None
+        target_class(f"callbacks.{name}._target_", c._target_)
 
 
 def measures_fit(cfg: DictConfig) -> None:

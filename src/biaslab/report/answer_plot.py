@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from biaslab.report.answer_data import Answer, Verdict, row_labels
 from biaslab.report.claims import CLAIMS
 
-COLORS = {"helps": "tab:green", "hurts": "tab:red", "equivalent": "tab:blue"}
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+COLORS = {"helps": "tab:green", "hurts": "tab:red", "equivalent": "tab:blue"}
 COLUMNS = 3
 DPI = 110
 

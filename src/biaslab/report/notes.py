@@ -58,18 +58,24 @@ def selection(rep: Report) -> list[str]:
             [s.group_label, fmt_value(s.arm), "; ".join(cells), f"**{fmt_value(s.chosen)}**"]
         )
     out += md_table(["group", rep.compare, f"mean {by} per {key}", f"chosen {key}"], rows)
-    edge = [s for s in rep.selections if s.at_edge]
+    edge = [
+        f"{s.group_label}, `{fmt_value(s.arm)}`: {fmt_value(s.chosen)}"
+        for s in rep.selections
+        if s.at_edge
+    ]
     if edge:
-        out += [
-            "",
-            f"⚠ Chosen at an end of the grid in {len(edge)} of {len(rep.selections)} arms: the "
-            f"best `{key}` may lie outside it, so those arms may not be at their best; a wider "
-            "grid would tell. "
-            + "; ".join(
-                f"{s.group_label}, `{fmt_value(s.arm)}`: {fmt_value(s.chosen)}" for s in edge
-            ),
-        ]
+        out += ["", edge_warning(key, edge, len(rep.selections))]
     return [*out, ""]
+
+
+def edge_warning(key: str, edge: list[str], arms: int) -> str:
+    """The warning for the arms (``edge``: "group, `arm`: value") tuned to an end of their
+    grid, out of ``arms``: a sweep report's and a study report's."""
+    return (
+        f"⚠ Chosen at an end of the grid in {len(edge)} of {arms} arms: the best `{key}` may "
+        "lie outside it, so those arms may not be at their best; a wider grid would tell. "
+        + "; ".join(edge)
+    )
 
 
 def batch_norm_note(rep: Report) -> list[str]:

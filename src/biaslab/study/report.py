@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from biaslab.report.notes import edge_warning
 from biaslab.study import measures, progress, records
 from biaslab.study.plan import Plan, read
 from biaslab.study.run import read_choice
@@ -95,7 +96,7 @@ def _header(plan: Plan, plan_hash: str, state: progress.Progress, scale: str) ->
 
 def _edges(plan: Plan, choice: dict[str, dict[str, str]]) -> list[str]:
     """A warning for each arm chosen at an end of a grid of 3 or more values: its best value
-    may lie outside the grid (as the sweep report warns, report/notes.py)."""
+    may lie outside the grid (in the sweep report's words)."""
     try:
         ordered = sorted(plan.grid, key=float)
     except ValueError:  # not numbers: no order, no ends
@@ -107,13 +108,7 @@ def _edges(plan: Plan, choice: dict[str, dict[str, str]]) -> list[str]:
             if v in ends]  # fmt: skip
     if not edge:
         return []
-    n = sum(len(arms) for arms in choice.values())
-    return [
-        f"⚠ Chosen at an end of the grid in {len(edge)} of {n} arms: the best `{plan.tune}` may "
-        "lie outside it, so those arms may not be at their best; a wider grid would tell. "
-        + "; ".join(edge),
-        "",
-    ]
+    return [edge_warning(plan.tune, edge, sum(len(arms) for arms in choice.values())), ""]
 
 
 def lines(
